@@ -1,0 +1,60 @@
+// One explicit Runge–Kutta step of any tableau, and its error estimate.
+//
+// The step is pure: everything it reads is an argument, everything it writes
+// is in the caller's RkWork. Checkpoint replays and adjoints can re-drive it.
+#pragma once
+
+#include <odeflow/core/types.hpp>
+#include <odeflow/solve/options.hpp>
+#include <odeflow/solve/rhs.hpp>
+#include <odeflow/solve/tableau.hpp>
+
+#include <vector>
+
+namespace odeflow {
+
+// Buffers of one step, sized once per solve (no allocation per step).
+template <Scalar S>
+struct RkWork {
+  std::vector<Matrix<S>> k;  // stage derivatives; k[0] = f(t0, y0) on entry
+  Matrix<S> y1;              // the propagated solution at t1
+  Matrix<S> stage;           // input of the stage being evaluated
+
+  // Sizes the buffers for `tableau` (including extra dense-output stages).
+  void resize(const ButcherTableau& tableau, Eigen::Index rows, Eigen::Index cols);
+};
+
+// Evaluation time of a stage with node c: t0 + c·dt, except that c = 1 gives
+// the time just before t1 (one ulp towards t0), so that an f with a jump at t1
+// is evaluated on the step's side of it (torchdiffeq's Perturb.PREV).
+Time stage_time(Time t0, Time dt, Time t1, double c);
+
+// Takes the step [t0, t1 = t0 + dt] from y0 with work.k[0] = f(t0, y0):
+// fills work.k[1..s-1] and work.y1. Returns the number of f evaluations.
+template <Scalar S>
+int rk_step(const ButcherTableau& tableau, Rhs<S> f, Time t0, Time dt, Time t1,
+            const Matrix<S>& y0, RkWork<S>& work);
+
+// out = base + Σ_j coef[j]·terms[j] over the first `count` terms, skipping
+// zero coefficients, in one pass over memory.
+template <Scalar S>
+void linear_combination(Matrix<S>& out, const Matrix<S>& base, const double* coef,
+                        const Matrix<S>* terms, int count, S scale);
+
+// The scaled error of a step, ‖dt·Σ_j e_j k_j / (atol + rtol·max(|y0|, |y1|))‖
+// with e = tableau.b_error, computed without materializing the error vector.
+template <Scalar S>
+double error_ratio(const ButcherTableau& tableau, Time dt, const Matrix<S>& y0,
+                   const Matrix<S>& y1, const std::vector<Matrix<S>>& k, const Options& options);
+
+// Norm (options.norm) of x / (atol + rtol·|y|), used by the initial step.
+template <Scalar S>
+double scaled_norm(const Matrix<S>& x, const Matrix<S>& y, const Options& options);
+
+// Hairer, Nørsett & Wanner I, Sec. II.4: an initial step for a method of
+// order `order`. Uses f0 = f(t0, y0) and one more evaluation of f.
+template <Scalar S>
+double initial_step(Rhs<S> f, Time t0, const Matrix<S>& y0, const Matrix<S>& f0, int order,
+                    const Options& options, Matrix<S>& scratch, Matrix<S>& f1);
+
+}  // namespace odeflow

@@ -1,0 +1,31 @@
+// The integration loops behind odeint (internal). Each takes strictly
+// increasing times (odeint maps decreasing ones to -t) and validated options.
+#pragma once
+
+#include <odeflow/core/types.hpp>
+#include <odeflow/solve/options.hpp>
+#include <odeflow/solve/rhs.hpp>
+#include <odeflow/solve/solution.hpp>
+#include <odeflow/solve/tableau.hpp>
+
+#include <span>
+#include <vector>
+
+namespace odeflow::detail {
+
+// Adaptive explicit Runge–Kutta with error control (tableau.adaptive()).
+template <Scalar S>
+Solution<S> integrate_adaptive_rk(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts,
+                                  const Options& options, const ButcherTableau& tableau);
+
+// Explicit Runge–Kutta on the fixed grid of fixed_grid().
+template <Scalar S>
+Solution<S> integrate_fixed_rk(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts,
+                               const Options& options, const ButcherTableau& tableau);
+
+// The grid of a fixed-step solve over [ts.front(), ts.back()]:
+// options.grid_points, or steps of options.step_size (the last one shorter
+// when the span is not a multiple of it), or ts itself.
+std::vector<Time> fixed_grid(std::span<const Time> ts, const Options& options);
+
+}  // namespace odeflow::detail

@@ -92,13 +92,19 @@ Solution<S> integrate_adaptive_rk(Rhs<S> f, const Matrix<S>& y0_in, std::span<co
 
     while (next_step_t < step_t.size() && step_t[next_step_t] <= t) ++next_step_t;
     while (next_jump_t < jump_t.size() && jump_t[next_jump_t] <= t) ++next_jump_t;
+    // Only a step clipped to a step_t/jump_t takes dt from t1: recomputing
+    // dt = t1 − t otherwise would re-round tiny steps up to whole ulps of t
+    // and stop them from ever shrinking to underflow.
     bool on_jump = false;
-    if (next_step_t < step_t.size() && step_t[next_step_t] < t1) t1 = step_t[next_step_t];
+    if (next_step_t < step_t.size() && step_t[next_step_t] < t1) {
+      t1 = step_t[next_step_t];
+      dt = t1 - t;
+    }
     if (next_jump_t < jump_t.size() && jump_t[next_jump_t] < t1) {
       t1 = jump_t[next_jump_t];
+      dt = t1 - t;
       on_jump = true;
     }
-    dt = t1 - t;
 
     nfe += rk_step<S>(tableau, f, t, dt, t1, y, work);
     double ratio = error_ratio<S>(tableau, dt, y, work.y1, work.k, options);

@@ -79,7 +79,7 @@ Solution<S> integrate_fixed_rk(Rhs<S> f, const Matrix<S>& y0_in, std::span<const
     ++sol.stats.accepted;
     sol.stats.last_step = dt;
     if (options.on_step) options.on_step({t0, dt, 0.0, true});
-    Matrix<S>* f1_ptr = fsal ? &work.k.back() : &f1;
+    Matrix<S>* f1_ptr = fsal ? &work.k[static_cast<std::size_t>(tableau.stages() - 1)] : &f1;
     dense.bind(&tableau, f, t0, t1, &y, &work.y1, &work, f1_ptr, fsal, &nfe);
     while (out < ts.size() && ts[out] <= t1) {
       sol.ys.emplace_back(y.rows(), y.cols());

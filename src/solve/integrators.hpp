@@ -23,6 +23,16 @@ template <Scalar S>
 Solution<S> integrate_fixed_rk(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts,
                                const Options& options, const ButcherTableau& tableau);
 
+// Fixed-step Adams–Bashforth (implicit = false) or Adams–Bashforth–Moulton
+// PECE (implicit = true) of order options.max_order (default 4) on fixed_grid().
+template <Scalar S>
+Solution<S> integrate_fixed_adams(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts,
+                                  const Options& options, bool implicit);
+
+// Adaptive variable-step, variable-order Adams PECE (orders 1..options.max_order, default 12).
+template <Scalar S>
+Solution<S> integrate_adams(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts, const Options& options);
+
 // The grid of a fixed-step solve over [ts.front(), ts.back()]:
 // options.grid_points, or steps of options.step_size (the last one shorter
 // when the span is not a multiple of it), or ts itself.

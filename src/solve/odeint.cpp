@@ -57,9 +57,11 @@ Solution<S> dispatch(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts, co
                    : detail::integrate_adaptive_rk<S>(f, y0, ts, options, *method.tableau);
     }
     case MethodKind::kAdamsBashforth:
+      return detail::integrate_fixed_adams<S>(f, y0, ts, options, false);
     case MethodKind::kAdamsMoulton:
+      return detail::integrate_fixed_adams<S>(f, y0, ts, options, true);
     case MethodKind::kAdamsVariable:
-      break;
+      return detail::integrate_adams<S>(f, y0, ts, options);
   }
   throw UnknownMethod(fmt::format("method '{}' has no integrator", options.method));
 }

@@ -43,6 +43,8 @@ void linear_combination(Matrix<S>& out, const Matrix<S>& base, const double* coe
 
 // The scaled error of a step, ‖dt·Σ_j e_j k_j / (atol + rtol·max(|y0|, |y1|))‖
 // with e = tableau.b_error, computed without materializing the error vector.
+// With tableau.b_error3 (DOP853) it is n²/sqrt(n² + 0.01·n₃²), n and n₃ the
+// norms of the two estimates.
 template <Scalar S>
 double error_ratio(const ButcherTableau& tableau, Time dt, const Matrix<S>& y0,
                    const Matrix<S>& y1, const std::vector<Matrix<S>>& k, const Options& options);

@@ -35,6 +35,10 @@ struct ButcherTableau {
   std::span<const double> a = {};        // s×s row-major, strictly lower triangular
   std::span<const double> b = {};        // weights of the propagated solution, size s
   std::span<const double> b_error = {};  // b − b̂ (error weights), size s; empty = fixed-step only
+  // Optional second estimate b − b̂₃ from a 3rd-order embedded solution (DOP853).
+  // When present the scaled error is e²/sqrt(e² + 0.01·e₃²), e and e₃ the norms
+  // of the two scaled estimates (Hairer, Nørsett & Wanner I, Sec. II.10).
+  std::span<const double> b_error3 = {};
 
   DenseKind dense = DenseKind::kHermite;
   std::span<const double> c_mid = {};  // kQuartic: weights of the midpoint value, size s

@@ -14,8 +14,21 @@ double next_step_size(const Options& options, int order, double dt, double ratio
     factor = options.ifactor;
   } else if (options.controller == Controller::kI) {
     // torchdiffeq: accepted steps never shrink.
+    if (state.order != order) {
+      state.order = order;
+      state.keep_above = std::pow(options.safety, order);
+      state.grow_below = std::pow(options.safety / options.ifactor, order);
+      state.shrink_above = std::pow(options.safety / options.dfactor, order);
+    }
     const double lower = ratio < 1.0 ? 1.0 : options.dfactor;
-    factor = std::min(options.ifactor, std::max(options.safety / std::pow(ratio, 1.0 / order), lower));
+    if (ratio < 1.0 && ratio >= state.keep_above)
+      factor = 1.0;
+    else if (ratio <= state.grow_below)
+      factor = options.ifactor;
+    else if (ratio >= state.shrink_above)
+      factor = options.dfactor;
+    else
+      factor = std::min(options.ifactor, std::max(options.safety / std::pow(ratio, 1.0 / order), lower));
   } else {
     // Gustafsson's PI controller in diffrax's form: r_n^(-(p+i)/q) · r_{n-1}^(p/q).
     const double q = order;

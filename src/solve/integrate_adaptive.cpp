@@ -107,7 +107,7 @@ Solution<S> integrate_adaptive_rk(Rhs<S> f, const Matrix<S>& y0_in, std::span<co
     }
 
     nfe += rk_step<S>(tableau, f, t, dt, t1, y, work);
-    double ratio = error_ratio<S>(tableau, dt, y, work.y1, work.k, options);
+    double ratio = error_ratio<S>(dt, y, work, options);
     bool accept = ratio <= 1.0 || dt <= options.min_step;
     last_non_finite = !std::isfinite(ratio);
     if (accept && !work.y1.allFinite()) {
@@ -125,12 +125,16 @@ Solution<S> integrate_adaptive_rk(Rhs<S> f, const Matrix<S>& y0_in, std::span<co
     if (accept) {
       ++sol.stats.accepted;
       sol.stats.last_step = dt;
-      Matrix<S>* f1_ptr = fsal ? &work.k[static_cast<std::size_t>(s - 1)] : &f1;
-      dense.bind(&tableau, f, t, t1, &y, &work.y1, &work, f1_ptr, fsal, &nfe);
-      while (out < ts.size() && ts[out] <= t1) {
-        sol.ys.emplace_back(rows, cols);
-        dense.evaluate(ts[out], sol.ys.back());
-        ++out;
+      bool f1_known = fsal;
+      if (ts[out] <= t1) {
+        Matrix<S>* f1_ptr = fsal ? &work.k[static_cast<std::size_t>(s - 1)] : &f1;
+        dense.bind(&tableau, f, t, t1, &y, &work.y1, &work, f1_ptr, fsal, &nfe);
+        while (out < ts.size() && ts[out] <= t1) {
+          sol.ys.emplace_back(rows, cols);
+          dense.evaluate(ts[out], sol.ys.back());
+          ++out;
+        }
+        f1_known = dense.f1_known();
       }
       if (out < ts.size()) {
         if (on_jump) {
@@ -139,7 +143,7 @@ Solution<S> integrate_adaptive_rk(Rhs<S> f, const Matrix<S>& y0_in, std::span<co
           ++nfe;
         } else if (fsal) {
           std::swap(work.k[0], work.k[static_cast<std::size_t>(s - 1)]);
-        } else if (dense.f1_known()) {
+        } else if (f1_known) {
           std::swap(work.k[0], f1);
         } else {
           f(t1, work.y1, work.k[0]);

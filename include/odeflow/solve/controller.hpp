@@ -8,6 +8,13 @@ namespace odeflow {
 
 struct ControllerState {
   double previous_ratio = 1.0;  // error ratio of the last accepted step (PI controller)
+
+  // I controller: ratios beyond which the factor is clamped, so pow() can be
+  // skipped (it dominates the step cost of small systems). Set on first use.
+  int order = 0;
+  double keep_above = 0.0;    // accepted with ratio ≥ this: factor 1
+  double grow_below = 0.0;    // ratio ≤ this: factor ifactor
+  double shrink_above = 0.0;  // rejected with ratio ≥ this: factor dfactor
 };
 
 // The next step size after a step of size dt whose error ratio was `ratio`

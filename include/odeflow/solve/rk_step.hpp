@@ -9,16 +9,35 @@
 #include <odeflow/solve/rhs.hpp>
 #include <odeflow/solve/tableau.hpp>
 
+#include <span>
 #include <vector>
 
 namespace odeflow {
 
-// Buffers of one step, sized once per solve (no allocation per step).
+// The nonzero terms of one row of tableau coefficients (a row of a, or b, or
+// error weights), found once per solve so that steps skip zeros for free.
+struct StageRow {
+  static constexpr int kMaxTerms = 16;
+  int count = 0;
+  int index[kMaxTerms] = {};  // stage numbers
+  double value[kMaxTerms] = {};
+
+  StageRow() = default;
+  explicit StageRow(std::span<const double> coefficients);
+};
+
+// Buffers and the tableau's sparsity for one solve (no allocation per step).
 template <Scalar S>
 struct RkWork {
   std::vector<Matrix<S>> k;  // stage derivatives; k[0] = f(t0, y0) on entry
   Matrix<S> y1;              // the propagated solution at t1
   Matrix<S> stage;           // input of the stage being evaluated
+  Matrix<S> error;           // scratch for the error estimates
+  Matrix<S> error3;          // scratch for the second estimate (tableau.b_error3)
+
+  bool fsal = false;         // tableau.fsal()
+  std::vector<StageRow> a;   // rows 1..s−1 of the tableau's a (row 0 unused)
+  StageRow b, b_error, b_error3;
 
   // Sizes the buffers for `tableau` (including extra dense-output stages).
   void resize(const ButcherTableau& tableau, Eigen::Index rows, Eigen::Index cols);
@@ -31,6 +50,7 @@ Time stage_time(Time t0, Time dt, Time t1, double c);
 
 // Takes the step [t0, t1 = t0 + dt] from y0 with work.k[0] = f(t0, y0):
 // fills work.k[1..s-1] and work.y1. Returns the number of f evaluations.
+// `work` must have been resized for this tableau.
 template <Scalar S>
 int rk_step(const ButcherTableau& tableau, Rhs<S> f, Time t0, Time dt, Time t1,
             const Matrix<S>& y0, RkWork<S>& work);
@@ -41,13 +61,12 @@ template <Scalar S>
 void linear_combination(Matrix<S>& out, const Matrix<S>& base, const double* coef,
                         const Matrix<S>* terms, int count, S scale);
 
-// The scaled error of a step, ‖dt·Σ_j e_j k_j / (atol + rtol·max(|y0|, |y1|))‖
-// with e = tableau.b_error, computed without materializing the error vector.
+// The scaled error of the step just taken by rk_step,
+// ‖dt·Σ_j e_j k_j / (atol + rtol·max(|y0|, |y1|))‖ with e = tableau.b_error.
 // With tableau.b_error3 (DOP853) it is n²/sqrt(n² + 0.01·n₃²), n and n₃ the
-// norms of the two estimates.
+// norms of the two estimates. NaN when any component is NaN.
 template <Scalar S>
-double error_ratio(const ButcherTableau& tableau, Time dt, const Matrix<S>& y0,
-                   const Matrix<S>& y1, const std::vector<Matrix<S>>& k, const Options& options);
+double error_ratio(Time dt, const Matrix<S>& y0, RkWork<S>& work, const Options& options);
 
 // Norm (options.norm) of x / (atol + rtol·|y|), used by the initial step.
 template <Scalar S>

@@ -1,0 +1,218 @@
+// Solver benchmarks: odeflow's adaptive Runge–Kutta methods against
+// Boost.Odeint's controlled dopri5 and SUNDIALS CVODE (Adams, fixed point) on
+// the problems of problems.hpp at several tolerances (rtol = atol).
+//
+// One benchmark = one solve of [0, T] requesting only the end state. Counters:
+// nfe, acc, rej (the solver's own statistics) and err (max-abs error of the end
+// state against reference_end_state()). After the run a Markdown table is
+// printed with the CPU time per solve (median and min–max over repetitions)
+// and the ratios of each solver's median to boost's and CVODE's medians on the
+// same problem and tolerance, all from this one run. See docs/benchmarks.md
+// and run_solvers.sh.
+#include "baselines.hpp"
+#include "problems.hpp"
+
+#include <odeflow/odeflow.hpp>
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace odeflow::bench {
+namespace {
+
+constexpr double kTolerances[] = {1e-6, 1e-8, 1e-10};
+constexpr std::string_view kOdeflowMethods[] = {"dopri5", "tsit5", "dopri8"};
+constexpr std::string_view kBoost = "boost_dopri5";
+constexpr std::string_view kCvode = "cvode_adams";
+
+// One registered benchmark.
+struct Case {
+  std::string name;  // Google Benchmark's name: "<problem>/tol:<tol>/<solver>"
+  std::string_view problem;
+  double tol;
+  std::string solver;  // "odeflow_<method>", kBoost or kCvode
+};
+
+std::string case_name(std::string_view problem, double tol, std::string_view solver) {
+  return fmt::format("{}/tol:{:.0e}/{}", problem, tol, solver);
+}
+
+template <class P>
+SolveResult odeflow_solve(const Options& options) {
+  const Eigen::Map<const Eigen::Matrix<double, P::kDim, 1>> y0(P::kY0.data());
+  const std::array<Time, 2> ts{0.0, P::kT1};
+  auto f = [](Time, const Matrix<double>& y, Matrix<double>& dy) { P::rhs(y.data(), dy.data()); };
+  const Solution<double> sol = odeint(f, y0, std::span<const Time>(ts), options);
+  SolveResult r;
+  std::copy_n(sol.ys.back().data(), P::kDim, r.y.begin());
+  r.nfe = sol.stats.nfe;
+  r.accepted = sol.stats.accepted;
+  r.rejected = sol.stats.rejected;
+  return r;
+}
+
+// Times `solve` (one solve per iteration), then reports its statistics and
+// end-state error as counters (outside the timed loop).
+template <class P>
+void run_case(benchmark::State& state, const std::function<SolveResult()>& solve) {
+  const std::array<double, kMaxDim>& reference = reference_end_state<P>();
+  SolveResult r;
+  for (auto _ : state) {
+    r = solve();
+    benchmark::DoNotOptimize(r);
+  }
+  double err = 0.0;
+  for (int i = 0; i < P::kDim; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    err = std::max(err, std::abs(r.y[k] - reference[k]));
+  }
+  state.counters["nfe"] = static_cast<double>(r.nfe);
+  state.counters["acc"] = static_cast<double>(r.accepted);
+  state.counters["rej"] = static_cast<double>(r.rejected);
+  state.counters["err"] = err;
+}
+
+double min_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
+double max_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); }
+
+bool is_registered(std::string_view method) {
+  const auto all = methods();
+  return std::any_of(all.begin(), all.end(), [&](const MethodInfo& m) { return m.name == method && m.adaptive; });
+}
+
+template <class P>
+void register_problem(std::vector<Case>& cases) {
+  for (double tol : kTolerances) {
+    auto add = [&](std::string solver, std::function<SolveResult()> solve) {
+      Case c{case_name(P::kName, tol, solver), P::kName, tol, std::move(solver)};
+      benchmark::RegisterBenchmark(c.name.c_str(),
+                                   [solve = std::move(solve)](benchmark::State& s) { run_case<P>(s, solve); })
+          ->Unit(benchmark::kMicrosecond)
+          ->ComputeStatistics("min", min_of)
+          ->ComputeStatistics("max", max_of);
+      cases.push_back(std::move(c));
+    };
+    for (std::string_view method : kOdeflowMethods) {
+      if (!is_registered(method)) continue;
+      Options options;
+      options.method = std::string(method);
+      options.rtol = tol;
+      options.atol = tol;
+      add(fmt::format("odeflow_{}", method), [options] { return odeflow_solve<P>(options); });
+    }
+    add(std::string(kBoost), [tol] { return boost_dopri5<P>(tol, tol); });
+    add(std::string(kCvode), [tol] { return cvode_adams<P>(tol, tol); });
+  }
+}
+
+// Console output as usual, plus the per-case figures kept for the summary.
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  SummaryReporter() : ConsoleReporter(OO_Tabular) {}
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) record(run);
+    ConsoleReporter::ReportRuns(runs);
+  }
+
+  void print_summary(const std::vector<Case>& cases) const;
+
+ private:
+  struct Figures {
+    std::vector<double> samples;          // CPU µs of each repetition (when reported)
+    std::map<std::string, double> stats;  // aggregate name → CPU µs
+    benchmark::UserCounters counters;
+    double median() const { return stat("median"); }
+    double stat(const std::string& name) const;
+  };
+
+  void record(const Run& run) {
+    if (run.error_occurred) return;
+    Figures& fig = figures_[run.run_name.function_name];
+    if (run.run_type == Run::RT_Iteration) {
+      fig.samples.push_back(run.GetAdjustedCPUTime());
+      fig.counters = run.counters;
+    } else if (run.aggregate_unit == benchmark::kTime) {
+      fig.stats[run.aggregate_name] = run.GetAdjustedCPUTime();
+      if (run.aggregate_name == "median") fig.counters = run.counters;
+    }
+  }
+
+  std::map<std::string, Figures> figures_;
+};
+
+double SummaryReporter::Figures::stat(const std::string& name) const {
+  if (auto it = stats.find(name); it != stats.end()) return it->second;
+  if (samples.empty()) return std::nan("");
+  std::vector<double> v = samples;
+  std::sort(v.begin(), v.end());
+  if (name == "min") return v.front();
+  if (name == "max") return v.back();
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::string format_us(double us) {
+  if (std::isnan(us)) return "n/a";
+  if (us >= 100.0) return fmt::format("{:.0f}", us);
+  if (us >= 10.0) return fmt::format("{:.1f}", us);
+  return fmt::format("{:.2f}", us);
+}
+
+void SummaryReporter::print_summary(const std::vector<Case>& cases) const {
+  if (figures_.empty()) return;  // nothing ran (e.g. --benchmark_list_tests)
+  std::string out;
+  out += "\n## Summary (ratios of medians from this run)\n\n";
+  out += "| problem | tol | method | CPU µs/solve, median (min–max) | NFE | steps acc/rej | err y(T) | ÷ boost "
+         "| ÷ CVODE |\n";
+  out += "|---|---|---|---|---:|---|---|---:|---:|\n";
+  for (const Case& c : cases) {
+    auto it = figures_.find(c.name);
+    if (it == figures_.end()) continue;  // filtered out
+    const Figures& fig = it->second;
+    auto median_of = [&](std::string_view solver) {
+      auto jt = figures_.find(case_name(c.problem, c.tol, solver));
+      return jt == figures_.end() ? std::nan("") : jt->second.median();
+    };
+    auto counter = [&](const char* key) {
+      auto jt = fig.counters.find(key);
+      return jt == fig.counters.end() ? std::nan("") : static_cast<double>(jt->second);
+    };
+    auto ratio = [&](double base) {
+      return std::isnan(base) ? std::string("–") : fmt::format("{:.2f}", fig.median() / base);
+    };
+    out += fmt::format("| {} | {:.0e} | {} | {} ({}–{}) | {:.0f} | {:.0f}/{:.0f} | {:.1e} | {} | {} |\n", c.problem,
+                       c.tol, c.solver, format_us(fig.median()), format_us(fig.stat("min")),
+                       format_us(fig.stat("max")), counter("nfe"), counter("acc"), counter("rej"), counter("err"),
+                       ratio(median_of(kBoost)), ratio(median_of(kCvode)));
+  }
+  for (std::string_view method : kOdeflowMethods)
+    if (!is_registered(method)) out += fmt::format("\nodeflow method '{}' is not registered: skipped.\n", method);
+  out += "\nerr = max |y(T) − reference|; reference: exact (kepler, 3 periods) or Boost's runge_kutta_fehlberg78 "
+         "in long double at rtol = atol = 1e-17.\n";
+  fmt::print("{}", out);
+}
+
+}  // namespace
+}  // namespace odeflow::bench
+
+int main(int argc, char** argv) {
+  using namespace odeflow::bench;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  std::vector<Case> cases;
+  std::apply([&](auto... problem) { (register_problem<decltype(problem)>(cases), ...); }, Problems{});
+  SummaryReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.print_summary(cases);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -36,8 +36,9 @@
 //   doubles the step until the first order drop or failure; then the order
 //   moves to k−1 or k+1 when the estimated errors at those orders are smaller
 //   (k+1 only after k+1 steps of one size). With err the estimate at the new
-//   order (1 = the tolerance), h doubles when 2^{k+1}·err ≤ 1/2, shrinks by
-//   max(0.5, min(0.9, (0.5/err)^{1/(k+1)})) when err > 1/2, and otherwise
+//   order (1 = the tolerance), h doubles when 2^{k+1}·err ≤ 1/8, shrinks by
+//   max(0.5, min(0.9, (0.125/err)^{1/(k+1)})) when err > 1/8 (DE/STEP aims at
+//   1/2; 1/8 keeps the global error near the tolerance), and otherwise
 //   stays constant (which keeps the coefficients those of constant steps).
 //   Rejected steps halve (the third consecutive rejection drops to order 1;
 //   later ones may shrink more). The first step is Options::first_step or

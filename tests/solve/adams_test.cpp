@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/problems.hpp"
 #include "support/test_data.hpp"
 
 #include <algorithm>
@@ -298,16 +299,8 @@ TEST(Adams, ErrorFallsWithRtolAndReachesTheToleranceOnDetest) {
 
 // ------------------------------------------------------- adaptive method
 
-void lorenz(Time, const Matrix<double>& y, Matrix<double>& dy) {
-  dy(0) = 10.0 * (y(1) - y(0));
-  dy(1) = y(0) * (28.0 - y(2)) - y(1);
-  dy(2) = y(0) * y(1) - (8.0 / 3.0) * y(2);
-}
-
-void van_der_pol(Time, const Matrix<double>& y, Matrix<double>& dy) {
-  dy(0) = y(1);
-  dy(1) = (1.0 - y(0) * y(0)) * y(1) - y(0);
-}
+using test::lorenz;
+using test::van_der_pol;
 
 // CVODE 6.4.1 Adams (fixed-point iteration) on the same problems takes 4931
 // and 1175 f evaluations (shared bench RESULTS.md, W3).

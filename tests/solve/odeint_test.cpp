@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/problems.hpp"
 #include "support/test_data.hpp"
 
 #include <cmath>
@@ -11,16 +12,8 @@
 namespace odeflow {
 namespace {
 
-void lorenz(Time, const Matrix<double>& y, Matrix<double>& dy) {
-  dy(0) = 10.0 * (y(1) - y(0));
-  dy(1) = y(0) * (28.0 - y(2)) - y(1);
-  dy(2) = y(0) * y(1) - (8.0 / 3.0) * y(2);
-}
-
-void van_der_pol(Time, const Matrix<double>& y, Matrix<double>& dy) {
-  dy(0) = y(1);
-  dy(1) = (1.0 - y(0) * y(0)) * y(1) - y(0);
-}
+using test::lorenz;
+using test::van_der_pol;
 
 // torchdiffeq 0.2.5 on W3 (shared bench WORKLOADS.md §5, RESULTS.md).
 TEST(Dopri5, ReproducesTorchdiffeqStepCountsOnLorenz) {

@@ -4,6 +4,7 @@
 #include <odeflow/core/error.hpp>
 #include <odeflow/core/stats.hpp>
 #include <odeflow/core/types.hpp>
+#include <odeflow/io/safetensors.hpp>
 #include <odeflow/solve/odeint.hpp>
 #include <odeflow/solve/options.hpp>
 #include <odeflow/solve/registry.hpp>

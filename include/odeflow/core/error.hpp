@@ -4,14 +4,18 @@
 //   ├─ InvalidArgument         bad options or inputs, detected before solving
 //   │  ├─ UnknownMethod        a method name not in the registry
 //   │  └─ ShapeError           mismatched matrix shapes
-//   └─ SolverError             failure during a solve (carries t and dt)
-//      ├─ NonFiniteError       NaN/Inf in the state or derivative
-//      ├─ StepSizeUnderflow    the step size fell below what t can resolve
-//      └─ MaxStepsExceeded     more than Options::max_num_steps steps
+//   ├─ SolverError             failure during a solve (carries t and dt)
+//   │  ├─ NonFiniteError       NaN/Inf in the state or derivative
+//   │  ├─ StepSizeUnderflow    the step size fell below what t can resolve
+//   │  └─ MaxStepsExceeded     more than Options::max_num_steps steps
+//   └─ IoError                 a file could not be read or written (carries the path)
+//      └─ FormatError          a file's contents are malformed or do not match what
+//                              was asked for (carries the path and the tensor name)
 #pragma once
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace odeflow {
 
@@ -60,6 +64,26 @@ class StepSizeUnderflow : public SolverError {
 class MaxStepsExceeded : public SolverError {
  public:
   using SolverError::SolverError;
+};
+
+class IoError : public Error {
+ public:
+  IoError(const std::string& what, std::string path) : Error(what), path_(std::move(path)) {}
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// tensor() is empty when the problem is not tied to one tensor (e.g. the header).
+class FormatError : public IoError {
+ public:
+  FormatError(const std::string& what, std::string path, std::string tensor)
+      : IoError(what, std::move(path)), tensor_(std::move(tensor)) {}
+  const std::string& tensor() const { return tensor_; }
+
+ private:
+  std::string tensor_;
 };
 
 }  // namespace odeflow

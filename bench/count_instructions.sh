@@ -27,7 +27,7 @@ echo "|---|---:|"
 "$exe" --benchmark_list_tests=true --benchmark_filter="^${problem}[^/]*/tol:${tol}/" | while read -r name; do
   # Only the solve calls are counted; `reps` repetitions of one iteration each.
   total=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-    --toggle-collect='*odeflow::solve<double>*' --toggle-collect='*odeflow::bench::boost_dopri5<*' \
+    --toggle-collect='*odeflow::bench::(anonymous namespace)::odeflow_solve<*>(odeflow::Options const&)' --toggle-collect='*odeflow::bench::boost_dopri5<*' \
     --toggle-collect='*odeflow::bench::cvode_adams<*' \
     "$exe" --benchmark_filter="^${name}\$" --benchmark_min_time=0.000001 --benchmark_repetitions=$reps 2>&1 |
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p')

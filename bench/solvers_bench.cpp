@@ -1,6 +1,8 @@
 // Solver benchmarks: odeflow's adaptive Runge–Kutta methods against
 // Boost.Odeint's controlled dopri5 and SUNDIALS CVODE (Adams, fixed point) on
 // the problems of problems.hpp at several tolerances (rtol = atol).
+// odeflow_<method> uses odeint's static path (fixed-size state);
+// odeflow_dopri5_dynamic the run-time path (Matrix<double> state).
 //
 // One benchmark = one solve of [0, T] requesting only the end state. Counters:
 // nfe, acc, rej (the solver's own statistics) and err (max-abs error of the end
@@ -22,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <span>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -45,11 +48,17 @@ std::string case_name(std::string_view problem, double tol, std::string_view sol
   return fmt::format("{}/tol:{:.0e}/{}", problem, tol, solver);
 }
 
-template <class P>
-SolveResult odeflow_solve(const Options& options) {
-  const Eigen::Map<const Eigen::Matrix<double, P::kDim, 1>> y0(P::kY0.data());
+// One odeint solve of P. Static: y0 an Eigen::Matrix<double, kDim, 1> and an
+// in-place f on that type (odeint's static path: compile-time tableau and
+// state size, f inlined); otherwise y0 a Matrix<double> and f on Matrix<double>
+// (the compiled run-time path). Not inlined, so that count_instructions.sh can
+// count exactly this call.
+template <class P, bool kStatic>
+[[gnu::noinline]] SolveResult odeflow_solve(const Options& options) {
+  using State = std::conditional_t<kStatic, Eigen::Matrix<double, P::kDim, 1>, Matrix<double>>;
+  const State y0 = Eigen::Map<const Eigen::Matrix<double, P::kDim, 1>>(P::kY0.data());
   const std::array<Time, 2> ts{0.0, P::kT1};
-  auto f = [](Time, const Matrix<double>& y, Matrix<double>& dy) { P::rhs(y.data(), dy.data()); };
+  auto f = [](Time, const State& y, State& dy) { P::rhs(y.data(), dy.data()); };
   const Solution<double> sol = odeint(f, y0, std::span<const Time>(ts), options);
   SolveResult r;
   std::copy_n(sol.ys.back().data(), P::kDim, r.y.begin());
@@ -106,7 +115,9 @@ void register_problem(std::vector<Case>& cases) {
       options.method = std::string(method);
       options.rtol = tol;
       options.atol = tol;
-      add(fmt::format("odeflow_{}", method), [options] { return odeflow_solve<P>(options); });
+      add(fmt::format("odeflow_{}", method), [options] { return odeflow_solve<P, true>(options); });
+      if (method == "dopri5")
+        add(fmt::format("odeflow_{}_dynamic", method), [options] { return odeflow_solve<P, false>(options); });
     }
     add(std::string(kBoost), [tol] { return boost_dopri5<P>(tol, tol); });
     add(std::string(kCvode), [tol] { return cvode_adams<P>(tol, tol); });

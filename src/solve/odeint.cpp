@@ -18,10 +18,6 @@ void throw_rhs_shape(Eigen::Index rows, Eigen::Index cols, Eigen::Index want_row
                                t, want_rows, want_cols));
 }
 
-}  // namespace detail
-
-namespace {
-
 template <Scalar S>
 void check_inputs(const Matrix<S>& y0, std::span<const Time> ts, const Options& options) {
   options.validate();
@@ -47,6 +43,31 @@ void check_inputs(const Matrix<S>& y0, std::span<const Time> ts, const Options& 
                                         i, ts[i], i - 1, ts[i - 1]));
 }
 
+Options reversed_options(const Options& options) {
+  Options reversed = options;
+  reversed.step_t = negated_times(options.step_t);
+  reversed.jump_t = negated_times(options.jump_t);
+  reversed.grid_points = negated_times(options.grid_points);
+  if (options.on_step)
+    reversed.on_step = [&options](const StepInfo& info) {
+      options.on_step({-info.t0, -info.dt, info.error_ratio, info.accepted});
+    };
+  return reversed;
+}
+
+std::vector<Time> negated_times(std::span<const Time> times) {
+  std::vector<Time> out(times.size());
+  for (std::size_t i = 0; i < times.size(); ++i) out[i] = -times[i];
+  return out;
+}
+
+template void check_inputs<float>(const Matrix<float>&, std::span<const Time>, const Options&);
+template void check_inputs<double>(const Matrix<double>&, std::span<const Time>, const Options&);
+
+}  // namespace detail
+
+namespace {
+
 template <Scalar S>
 Solution<S> dispatch(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts, const Options& options) {
   const MethodInfo& method = find_method(options.method);
@@ -66,30 +87,16 @@ Solution<S> dispatch(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts, co
   throw UnknownMethod(fmt::format("method '{}' has no integrator", options.method));
 }
 
-std::vector<Time> negated(const std::vector<Time>& times) {
-  std::vector<Time> out(times.size());
-  for (std::size_t i = 0; i < times.size(); ++i) out[i] = -times[i];
-  return out;
-}
-
 }  // namespace
 
 template <Scalar S>
 Solution<S> solve(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts, const Options& options) {
-  check_inputs(y0, ts, options);
+  detail::check_inputs(y0, ts, options);
   if (ts.size() < 2 || ts[1] > ts[0]) return dispatch<S>(f, y0, ts, options);
 
   // Backwards in time: solve dz/ds = −f(−s, z) for s = −t, increasing.
-  std::vector<Time> s(ts.size());
-  for (std::size_t i = 0; i < ts.size(); ++i) s[i] = -ts[i];
-  Options reversed = options;
-  reversed.step_t = negated(options.step_t);
-  reversed.jump_t = negated(options.jump_t);
-  reversed.grid_points = negated(options.grid_points);
-  if (options.on_step)
-    reversed.on_step = [&options](const StepInfo& info) {
-      options.on_step({-info.t0, -info.dt, info.error_ratio, info.accepted});
-    };
+  const std::vector<Time> s = detail::negated_times(ts);
+  const Options reversed = detail::reversed_options(options);
   auto g = [&f](Time si, const Matrix<S>& z, Matrix<S>& dz) {
     f(-si, z, dz);
     dz = -dz;

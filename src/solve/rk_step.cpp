@@ -1,10 +1,10 @@
 #include <odeflow/core/error.hpp>
+#include <odeflow/solve/detail/error_norm.hpp>
+#include <odeflow/solve/detail/multiply_add.hpp>
 #include <odeflow/solve/rk_step.hpp>
 
 #include <algorithm>
 #include <array>
-#include <bit>
-#include <cstdint>
 #include <cmath>
 #include <limits>
 
@@ -15,12 +15,19 @@ constexpr int kMaxTerms = 16;
 
 // out[e] = base[e] + Σ_j c[j]·p[j][e] (base omitted when null). M is known at
 // compile time so the inner sum unrolls and the loop over e vectorizes.
+// The rounding is static_combine's (static_rk_step.hpp): keep them in step.
 template <class S, int M>
 void combine(S* __restrict out, const S* base, const S* const* p, const S* c, Eigen::Index n) {
   for (Eigen::Index e = 0; e < n; ++e) {
-    S acc = M > 0 ? c[0] * p[0][e] : S(0);
-    for (int j = 1; j < M; ++j) acc += c[j] * p[j][e];
-    out[e] = base != nullptr ? base[e] + acc : acc;
+    if constexpr (M == 0) {
+      out[e] = base != nullptr ? base[e] : S(0);
+    } else if constexpr (M == 1) {
+      out[e] = base != nullptr ? detail::multiply_add(c[0], p[0][e], base[e]) : c[0] * p[0][e];
+    } else {
+      S acc = c[0] * p[0][e];
+      for (int j = 1; j < M; ++j) acc = detail::multiply_add(c[j], p[j][e], acc);
+      out[e] = base != nullptr ? base[e] + acc : acc;
+    }
   }
 }
 
@@ -49,49 +56,6 @@ void combine_row(S* out, const S* base, const StageRow& row, const std::vector<M
     c[j] = static_cast<S>(row.value[j]) * scale;
   }
   kCombine<S>[static_cast<std::size_t>(row.count)](out, base, p, c, n);
-}
-
-// The largest double below t (t finite): std::nextafter(t, −inf) without its
-// generality, which costs as much as a whole small stage.
-double next_below(double t) {
-  if (t == 0.0) return -std::numeric_limits<double>::denorm_min();
-  auto bits = std::bit_cast<std::uint64_t>(t);
-  bits += t > 0.0 ? std::uint64_t(-1) : std::uint64_t(1);
-  return std::bit_cast<double>(bits);
-}
-
-// Σ_i (err_i / tol_i)² or max_i |err_i / tol_i|, tol_i = atol + rtol·max(|y0_i|, |y1_i|).
-template <class S, bool kMax, bool kScalarTol>
-double scaled_error(const S* err, const S* y0, const S* y1, Eigen::Index rows, Eigen::Index cols,
-                    const Options& options) {
-  const double rtol0 = options.rtol[0], atol0 = options.atol[0];
-  double acc = 0.0;
-  for (Eigen::Index col = 0; col < cols; ++col) {
-    for (Eigen::Index row = 0; row < rows; ++row) {
-      const Eigen::Index i = col * rows + row;
-      const double scale = static_cast<double>(std::max(std::abs(y0[i]), std::abs(y1[i])));
-      const double tol = kScalarTol ? atol0 + rtol0 * scale : options.atol[row] + options.rtol[row] * scale;
-      const double r = static_cast<double>(err[i]) / tol;
-      if constexpr (kMax) {
-        if (!(std::abs(r) <= acc)) acc = std::abs(r);  // keeps NaN
-      } else {
-        acc += r * r;
-      }
-    }
-  }
-  return acc;
-}
-
-template <class S>
-double error_norm(const Matrix<S>& err, const Matrix<S>& y0, const Matrix<S>& y1, const Options& options) {
-  const Eigen::Index rows = y0.rows(), cols = y0.cols();
-  const bool scalar = options.rtol.is_scalar() && options.atol.is_scalar();
-  if (options.norm == Norm::kMax)
-    return scalar ? scaled_error<S, true, true>(err.data(), y0.data(), y1.data(), rows, cols, options)
-                  : scaled_error<S, true, false>(err.data(), y0.data(), y1.data(), rows, cols, options);
-  const double sum = scalar ? scaled_error<S, false, true>(err.data(), y0.data(), y1.data(), rows, cols, options)
-                            : scaled_error<S, false, false>(err.data(), y0.data(), y1.data(), rows, cols, options);
-  return std::sqrt(sum / static_cast<double>(rows * cols));
 }
 
 }  // namespace
@@ -123,11 +87,6 @@ void RkWork<S>::resize(const ButcherTableau& tableau, Eigen::Index rows, Eigen::
   b = StageRow(tableau.b);
   b_error = StageRow(tableau.b_error);
   b_error3 = StageRow(tableau.b_error3);
-}
-
-Time stage_time(Time t0, Time dt, Time t1, double c) {
-  if (c == 1.0) return t1 > t0 ? next_below(t1) : std::nextafter(t1, t0);
-  return t0 + c * dt;
 }
 
 template <Scalar S>
@@ -166,13 +125,13 @@ double error_ratio(Time dt, const Matrix<S>& y0, RkWork<S>& work, const Options&
   const Eigen::Index n = y0.size();
   const S h = static_cast<S>(dt);
   combine_row<S>(work.error.data(), nullptr, work.b_error, work.k, h, n);
-  const double norm = error_norm<S>(work.error, y0, work.y1, options);
+  const double norm =
+      detail::error_norm<S>(work.error.data(), y0.data(), work.y1.data(), y0.rows(), y0.cols(), options);
   if (work.b_error3.count == 0 || norm == 0.0 || !std::isfinite(norm)) return norm;
-  // DOP853: for small h this is ≈ 10·n²/n₃ = O(h^8) (n alone is O(h^6)), which
-  // matches the controller's exponent 1/order of an 8th-order method.
   combine_row<S>(work.error3.data(), nullptr, work.b_error3, work.k, h, n);
-  const double norm3 = error_norm<S>(work.error3, y0, work.y1, options);
-  return norm * norm / std::sqrt(norm * norm + 0.01 * norm3 * norm3);
+  const double norm3 =
+      detail::error_norm<S>(work.error3.data(), y0.data(), work.y1.data(), y0.rows(), y0.cols(), options);
+  return detail::combine_error_norms(norm, norm3);
 }
 
 template <Scalar S>

@@ -5,10 +5,15 @@
 #pragma once
 
 #include <odeflow/core/types.hpp>
+#include <odeflow/solve/detail/multiply_add.hpp>
 #include <odeflow/solve/options.hpp>
 #include <odeflow/solve/rhs.hpp>
 #include <odeflow/solve/tableau.hpp>
 
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -43,10 +48,25 @@ struct RkWork {
   void resize(const ButcherTableau& tableau, Eigen::Index rows, Eigen::Index cols);
 };
 
+namespace detail {
+// The largest double below t (t finite): std::nextafter(t, −inf) without its
+// generality, which costs as much as a whole small stage.
+inline double next_below(double t) {
+  if (t == 0.0) return -std::numeric_limits<double>::denorm_min();
+  auto bits = std::bit_cast<std::uint64_t>(t);
+  bits += t > 0.0 ? std::uint64_t(-1) : std::uint64_t(1);
+  return std::bit_cast<double>(bits);
+}
+}  // namespace detail
+
 // Evaluation time of a stage with node c: t0 + c·dt, except that c = 1 gives
 // the time just before t1 (one ulp towards t0), so that an f with a jump at t1
 // is evaluated on the step's side of it (torchdiffeq's Perturb.PREV).
-Time stage_time(Time t0, Time dt, Time t1, double c);
+// (t0 + c·dt is one multiply_add: fused or not, the same on every path.)
+inline Time stage_time(Time t0, Time dt, Time t1, double c) {
+  if (c == 1.0) return t1 > t0 ? detail::next_below(t1) : std::nextafter(t1, t0);
+  return detail::multiply_add(c, dt, t0);
+}
 
 // Takes the step [t0, t1 = t0 + dt] from y0 with work.k[0] = f(t0, y0):
 // fills work.k[1..s-1] and work.y1. Returns the number of f evaluations.

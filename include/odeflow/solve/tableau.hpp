@@ -1,8 +1,10 @@
 // Butcher tableaus: an explicit Runge–Kutta method as data.
 //
-// One generic stepper (rk_step.hpp) runs every tableau. A method is a
-// constexpr ButcherTableau in src/solve/tableaus/<name>.cpp plus its line in
-// the registry (registry.cpp). Coefficients are written as exact rationals
+// One generic stepper runs every tableau: rk_step.hpp with the coefficients
+// read at run time, or static_rk_step.hpp with them as compile-time constants
+// for fixed-size states. A method is an inline constexpr ButcherTableau in
+// include/odeflow/solve/tableaus/<name>.hpp plus its line in the registry
+// (registry.cpp). Coefficients are written as exact rationals
 // with `q(p, r)`; IEEE division rounds p/r correctly, so the doubles are the
 // same as any reference implementation's.
 #pragma once
@@ -50,17 +52,34 @@ struct ButcherTableau {
   std::span<const double> extra_c = {};
   std::span<const double> extra_a = {};
 
-  int stages() const { return static_cast<int>(c.size()); }
-  int extra_stages() const { return static_cast<int>(extra_c.size()); }
-  bool adaptive() const { return !b_error.empty(); }
-  double a_at(int i, int j) const { return a[static_cast<std::size_t>(i * stages() + j)]; }
+  constexpr int stages() const { return static_cast<int>(c.size()); }
+  constexpr int extra_stages() const { return static_cast<int>(extra_c.size()); }
+  constexpr bool adaptive() const { return !b_error.empty(); }
+  constexpr double a_at(int i, int j) const { return a[static_cast<std::size_t>(i * stages() + j)]; }
 
   // First Same As Last: the last stage is f(t1, y1), so it is the next step's
   // first stage. True when c_s = 1, row s of a equals b, and b_s = 0.
-  bool fsal() const;
+  constexpr bool fsal() const {
+    const int s = stages();
+    if (s < 2 || c[static_cast<std::size_t>(s - 1)] != 1.0 || b[static_cast<std::size_t>(s - 1)] != 0.0)
+      return false;
+    for (int j = 0; j < s - 1; ++j)
+      if (a_at(s - 1, j) != b[static_cast<std::size_t>(j)]) return false;
+    return true;
+  }
 
   // Order of the dense output (for tests and the docs table).
-  int dense_order() const;
+  constexpr int dense_order() const {
+    switch (dense) {
+      case DenseKind::kHermite:
+        return order < 3 ? order : 3;
+      case DenseKind::kQuartic:
+        return order < 4 ? order : 4;
+      case DenseKind::kPolynomial:
+        return dense_degree < order ? dense_degree : order;
+    }
+    return 0;
+  }
 };
 
 }  // namespace odeflow

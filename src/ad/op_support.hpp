@@ -42,6 +42,12 @@ void require_same_tape(const char* op, const Tensor<S>& a, const Tensor<S>& b) {
 template <Scalar S>
 Tensor<S> sum_to(const Tensor<S>& x, Eigen::Index rows, Eigen::Index cols);
 
+// Internal op: x placed at rows [begin, begin + x.rows()) of a zero
+// `rows x x.cols()` tensor with geometry `shape` (the adjoint of slice_rows,
+// which is its VJP).
+template <Scalar S>
+Tensor<S> pad_rows(const Tensor<S>& x, Eigen::Index begin, Eigen::Index rows, Shape shape = {});
+
 // Internal op: bar * f'(x) for the unary op `kind`, fused (see ops_unary.cpp).
 enum class UnaryKind {
   kExp, kLog, kLog1p, kSqrt, kSquare, kPow, kAbs, kSin, kCos, kTanh, kSigmoid, kSoftplus, kRelu, kElu, kSilu,

@@ -1,8 +1,79 @@
 // Matrix products and the fused Linear op.
 #include "op_support.hpp"
 
+#include <Eigen/Core>
+
 namespace odeflow::ad {
 namespace {
+
+// Eigen's blocked matrix product packs its operands into buffers it takes
+// from the heap once they outgrow its stack limit (128 KiB): a 256x256 by
+// 256x512 product would allocate on every call. These buffers come from the
+// tape's arena instead and are handed back right after the product, so a
+// repeated pass stays allocation-free (tape.hpp). Sizes follow Eigen's own
+// cache-based heuristic, as its default blocking would choose.
+template <Scalar S>
+class ArenaBlocking : public Eigen::internal::level3_blocking<S, S> {
+ public:
+  ArenaBlocking(Tape<S>& tape, Eigen::Index m, Eigen::Index n, Eigen::Index depth) {
+    this->m_mc = m;
+    this->m_nc = n;
+    this->m_kc = depth;
+    Eigen::internal::computeProductBlockingSizes<S, S, 1>(this->m_kc, this->m_mc, this->m_nc, Eigen::Index{1});
+    this->m_blockA = scratch(tape, this->m_mc * this->m_kc);
+    this->m_blockB = scratch(tape, this->m_kc * this->m_nc);
+  }
+
+ private:
+  static S* scratch(Tape<S>& tape, Eigen::Index size) { return const_cast<S*>(tape.make(size, 1).data()); }
+};
+
+template <Scalar S, int kOrderA, int kOrderB>
+void blocked_product(const Tensor<S>& a, const Tensor<S>& b, Eigen::Map<Matrix<S>>& c, Eigen::Index depth,
+                     ArenaBlocking<S>& blocking) {
+  Eigen::internal::general_matrix_matrix_product<Eigen::Index, S, kOrderA, false, S, kOrderB, false, Eigen::ColMajor,
+                                                 1>::run(c.rows(), c.cols(), depth, a.data(), a.rows(), b.data(),
+                                                         b.rows(), c.data(), 1, c.rows(), S(1), blocking, nullptr);
+}
+
+// c = op(a) op(b) (c already sized). Vector-shaped and tiny products take
+// Eigen's expressions (matrix-vector kernels and coefficient loops need no
+// buffers); depth-1 products (a weight gradient at batch 1) the outer product,
+// which Eigen's heuristic would send through the packing GEMM; the rest the
+// blocked kernel with arena buffers.
+template <Scalar S>
+void product(Tape<S>& tape, Eigen::Map<Matrix<S>> c, const Tensor<S>& a, bool ta, const Tensor<S>& b, bool tb) {
+  const Eigen::Index depth = ta ? a.rows() : a.cols();
+  if (depth == 1) {
+    // op(a) is one column and op(b) one row, contiguous whatever the transposes.
+    const S* u = a.data();
+    const S* v = b.data();
+    for (Eigen::Index j = 0; j < c.cols(); ++j) {
+      S* column = c.data() + j * c.rows();
+      for (Eigen::Index i = 0; i < c.rows(); ++i) column[i] = u[i] * v[j];
+    }
+    return;
+  }
+  if (c.rows() == 1 || c.cols() == 1 || c.rows() + c.cols() + depth < 20 || depth == 0) {
+    const auto A = a.value();
+    const auto B = b.value();
+    if (!ta && !tb) c.noalias() = A * B;
+    else if (ta && !tb) c.noalias() = A.transpose() * B;
+    else if (!ta && tb) c.noalias() = A * B.transpose();
+    else c.noalias() = A.transpose() * B.transpose();
+    return;
+  }
+  const typename Tape<S>::Mark mark = tape.mark();
+  ArenaBlocking<S> blocking(tape, c.rows(), c.cols(), depth);
+  c.setZero();
+  constexpr int kCol = Eigen::ColMajor;
+  constexpr int kRow = Eigen::RowMajor;  // a transposed column-major operand
+  if (!ta && !tb) blocked_product<S, kCol, kCol>(a, b, c, depth, blocking);
+  else if (ta && !tb) blocked_product<S, kRow, kCol>(a, b, c, depth, blocking);
+  else if (!ta && tb) blocked_product<S, kCol, kRow>(a, b, c, depth, blocking);
+  else blocked_product<S, kRow, kRow>(a, b, c, depth, blocking);
+  tape.rewind(mark);  // the buffers only; no node was added since the mark
+}
 
 template <Scalar S>
 Eigen::Index dim(const Tensor<S>& t, bool transposed, bool first) {
@@ -47,13 +118,7 @@ Tensor<S> matmul(const Tensor<S>& a, const Tensor<S>& b, bool transpose_a, bool 
   }
   Tape<S>& tape = a.tape();
   Tensor<S> out = tape.make(dim(a, transpose_a, true), dim(b, transpose_b, false));
-  auto c = tape.mutable_value(out);
-  const auto A = a.value();
-  const auto B = b.value();
-  if (!transpose_a && !transpose_b) c.noalias() = A * B;
-  else if (transpose_a && !transpose_b) c.noalias() = A.transpose() * B;
-  else if (!transpose_a && transpose_b) c.noalias() = A * B.transpose();
-  else c.noalias() = A.transpose() * B.transpose();
+  product(tape, tape.mutable_value(out), a, transpose_a, b, transpose_b);
   if (!tape.records(a, b)) return out;
   return tape.record(out, matmul_vjp<S>, "matmul", {a, b}, {}, {transpose_a ? 1 : 0, transpose_b ? 1 : 0});
 }
@@ -74,7 +139,7 @@ Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>&
   Tape<S>& tape = x.tape();
   Tensor<S> out = tape.make(weight_t.cols(), x.cols());
   auto y = tape.mutable_value(out);
-  y.noalias() = weight_t.value().transpose() * x.value();
+  product(tape, y, weight_t, true, x, false);
   if (bias.defined()) y.colwise() += bias.value().col(0);
   const bool rec = bias.defined() ? tape.records(x, weight_t, bias) : tape.records(x, weight_t);
   return rec ? tape.record(out, linear_vjp<S>, "linear", {x, weight_t, bias}) : out;

@@ -44,12 +44,10 @@ Tensor<S> Tape<S>::leaf(S* data, Eigen::Index rows, Eigen::Index cols, Shape sha
                         Parameter<S>* param) {
   Tensor<S> t(this, data, rows, cols, resolve(shape, rows, "leaf"), -1);
   if (!(recording_ && requires_grad)) return t;
-  Node<S> node;
+  t.node_ = static_cast<std::int32_t>(nodes_.size());
+  Node<S>& node = nodes_.emplace_back();  // in place: a Node is a few hundred bytes
   node.out = t;
   node.param = param;
-  t.node_ = static_cast<std::int32_t>(nodes_.size());
-  node.out.node_ = t.node_;
-  nodes_.push_back(node);
   peak_nodes_ = std::max(peak_nodes_, nodes_.size());
   return t;
 }
@@ -92,15 +90,14 @@ Tensor<S> Tape<S>::full(Eigen::Index rows, Eigen::Index cols, S value, Shape sha
 template <Scalar S>
 Tensor<S> Tape<S>::record(Tensor<S> out, typename Node<S>::Vjp vjp, const char* op, std::array<Tensor<S>, 3> in,
                           std::array<double, 4> attr, std::array<int, 6> iattr) {
-  Node<S> node;
+  out.node_ = static_cast<std::int32_t>(nodes_.size());
+  Node<S>& node = nodes_.emplace_back();  // in place: a Node is a few hundred bytes
   node.vjp = vjp;
   node.op = op;
   node.in = in;
   node.attr = attr;
   node.iattr = iattr;
-  out.node_ = static_cast<std::int32_t>(nodes_.size());
   node.out = out;
-  nodes_.push_back(node);
   peak_nodes_ = std::max(peak_nodes_, nodes_.size());
   return out;
 }
@@ -134,6 +131,11 @@ void Tape<S>::run_pass(std::span<const Tensor<S>> outputs, std::span<const Tenso
   for (std::int32_t id = top; id >= first; --id) {
     const Node<S>& node = nodes_[static_cast<std::size_t>(id)];
     if (node.vjp == nullptr || !node.grad.defined()) continue;
+    if (!create_graph) {
+      // Not recording: the VJP appends no node, so nodes_ stays where it is.
+      node.vjp(*this, node, node.grad);
+      continue;
+    }
     const Node<S> copy = node;  // the VJP may append nodes and move nodes_
     copy.vjp(*this, copy, copy.grad);
   }

@@ -5,6 +5,8 @@
 #include <odeflow/ad/gradcheck.hpp>
 #include <odeflow/ad/ops.hpp>
 
+#include "support/op_cases.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -15,18 +17,8 @@ namespace {
 using T = Tensor<double>;
 using Inputs = std::span<const T>;
 
-struct OpCase {
-  const char* name;
-  int arity;
-  T (*f)(Tape<double>&, Inputs);
-  double lo = -2;  // inputs drawn uniformly from [lo, hi]
-  double hi = 2;
-  bool second_order = true;
-  // Operand shapes from (rows, cols): 'f' rows x cols, 'c' rows x 1, 'r'
-  // 1 x cols, 's' 1 x 1, 'k' cols x rows, 'q' cols x cols, 'w' rows x 3,
-  // 'b' 3 x 1.
-  const char* shapes = "ff";
-};
+using test::OpCase;
+using test::random_inputs;
 
 const OpCase kCases[] = {
     {"add", 2, [](Tape<double>&, Inputs x) { return add(x[0], x[1]); }},
@@ -77,36 +69,6 @@ const OpCase kCases[] = {
     {"tanh_of_product", 2, [](Tape<double>&, Inputs x) { return tanh(mul(x[0], x[1])); }},
     {"relu_times_square", 1, [](Tape<double>&, Inputs x) { return mul(relu(x[0]), square(x[0])); }},
 };
-
-Eigen::Index dim(char code, Eigen::Index rows, Eigen::Index cols, bool first) {
-  switch (code) {
-    case 'f': return first ? rows : cols;
-    case 'c': return first ? rows : 1;
-    case 'r': return first ? 1 : cols;
-    case 'k': return first ? cols : rows;
-    case 'q': return cols;
-    case 'w': return first ? rows : 3;
-    case 'b': return first ? 3 : 1;
-    default: return 1;
-  }
-}
-
-std::vector<Matrix<double>> random_inputs(const OpCase& c, Eigen::Index rows, Eigen::Index cols, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> u(c.lo, c.hi);
-  std::vector<Matrix<double>> xs;
-  for (int i = 0; i < c.arity; ++i) {
-    const char code = c.shapes[i] != '\0' ? c.shapes[i] : 'f';
-    Matrix<double> x(dim(code, rows, cols, true), dim(code, rows, cols, false));
-    // Keep away from kinks (abs, relu, clamp at -1 and 0.5) where finite differences straddle them.
-    for (Eigen::Index k = 0; k < x.size(); ++k) {
-      double v = u(rng);
-      while (std::abs(v) < 0.05 || std::abs(v + 1) < 0.05 || std::abs(v - 0.5) < 0.05 || std::abs(v - 1.5) < 0.05) v = u(rng);
-      x.data()[k] = v;
-    }
-    xs.push_back(x);
-  }
-  return xs;
-}
 
 class OpGradient : public ::testing::TestWithParam<OpCase> {};
 

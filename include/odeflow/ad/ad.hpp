@@ -3,6 +3,8 @@
 #pragma once
 
 #include <odeflow/ad/arena.hpp>
+#include <odeflow/ad/functional.hpp>
+#include <odeflow/ad/gradcheck.hpp>
 #include <odeflow/ad/ops.hpp>
 #include <odeflow/ad/parameter.hpp>
 #include <odeflow/ad/tape.hpp>

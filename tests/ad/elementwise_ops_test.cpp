@@ -4,7 +4,9 @@
 // test-backend-ops).
 #include <odeflow/ad/gradcheck.hpp>
 #include <odeflow/ad/ops.hpp>
+#include <odeflow/core/error.hpp>
 
+#include "support/expect_error.hpp"
 #include "support/op_cases.hpp"
 
 #include <gtest/gtest.h>
@@ -95,6 +97,66 @@ TEST_P(OpGradient, SecondOrderMatchesFiniteDifferencesOfTheGradient) {
 
 INSTANTIATE_TEST_SUITE_P(Ops, OpGradient, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<OpCase>& info) { return std::string(info.param.name); });
+
+TEST(OpErrors, ShapeMismatchesNameTheOpAndBothShapes) {
+  Tape<double> tape;
+  const T a = tape.constant(Matrix<double>::Ones(3, 4));
+  const T b = tape.constant(Matrix<double>::Ones(2, 4));
+  using test::expect_error;
+  expect_error<ShapeError>([&] { add(a, b); }, "add: shapes 3x4 and 2x4 cannot be broadcast together");
+  expect_error<ShapeError>([&] { mul(a, transpose(b)); }, "mul: shapes 3x4 and 4x2");
+  expect_error<ShapeError>([&] { div(b, a); }, "div: shapes 2x4 and 3x4");
+  expect_error<ShapeError>([&] { matmul(a, b); }, "matmul: shapes 3x4 and 2x4 do not chain (4 != 2)");
+  expect_error<ShapeError>([&] { matmul(a, b, true, false); }, "matmul: shapes 3x4^T and 2x4 do not chain (3 != 2)");
+  expect_error<ShapeError>([&] { linear(a, b, T()); }, "linear: weight [out, in] = [4, 2] does not take an input of 3x4");
+  expect_error<ShapeError>([&] { broadcast_to(b, 3, 4); }, "broadcast_to: 2x4 cannot be broadcast to 3x4");
+  expect_error<InvalidArgument>([&] { clamp(a, 1.0, 0.0); }, "clamp: lo 1 is above hi 0");
+  expect_error<InvalidArgument>([&] { tanh(T()); }, "tanh: operand is an undefined tensor");
+  expect_error<ShapeError>([&] { tape.backward(a); }, "backward: output is 3x4");
+  Tape<double> other;
+  expect_error<InvalidArgument>([&] { add(a, other.constant(Matrix<double>::Ones(3, 4))); }, "add: operands belong to different tapes");
+}
+
+TEST(OpValues, FloatOpsAgreeWithDoubleToFloatPrecision) {
+  Tape<float> tf;
+  Tape<double> td;
+  Matrix<double> x = Matrix<double>::Random(4, 3);
+  const Matrix<float> xf = x.cast<float>();
+  const auto yd = sum(gelu(tanh(matmul(td.constant(x), td.constant(x), true, false))), Axis::kRows);
+  const auto yf = sum(gelu(tanh(matmul(tf.constant(xf), tf.constant(xf), true, false))), Axis::kRows);
+  EXPECT_LE((yf.value().cast<double>() - yd.value()).cwiseAbs().maxCoeff(), 1e-5);
+}
+
+TEST(Tape, GradientsAccumulateIntoParametersAcrossBackwardCalls) {
+  Tape<double> tape;
+  Parameter<double> p = Parameter<double>::zeros({3});
+  p.value << 1, 2, 3;
+  for (int i = 0; i < 2; ++i) {
+    tape.reset();
+    GradScope<double> scope(tape);
+    sum(square(tape.param(p))).backward();
+  }
+  EXPECT_EQ(p.grad, Matrix<double>(4 * p.value));
+  p.zero_grad();
+  EXPECT_EQ(p.grad.cwiseAbs().sum(), 0.0);
+}
+
+TEST(Tape, NothingIsRecordedOutsideAGradScope) {
+  Tape<double> tape;
+  Parameter<double> p = Parameter<double>::zeros({3});
+  const T y = tanh(tape.param(p));
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_EQ(tape.node_count(), 0u);
+  GradScope<double> scope(tape);
+  const T z = tanh(tape.param(p));
+  EXPECT_TRUE(z.requires_grad());
+  EXPECT_EQ(tape.node_count(), 2u);
+  {
+    NoGradScope<double> off(tape);
+    EXPECT_FALSE(tanh(z).requires_grad());
+  }
+  EXPECT_TRUE(tanh(z).requires_grad());
+}
 
 }  // namespace
 }  // namespace odeflow::ad

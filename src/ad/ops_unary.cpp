@@ -145,8 +145,15 @@ template <Scalar S>
 Tensor<S> unary_backward(UnaryKind kind, Attr at, const Tensor<S>& bar, const Tensor<S>& x, const Tensor<S>& y) {
   Tape<S>& tape = x.tape();
   Tensor<S> g = tape.make(x.rows(), x.cols(), x.shape());
-  unary_derivative<S>(kind, at, arr(x), arr(y), out_arr(g));
-  out_arr(g) *= arr(bar);
+  // The common activations in one pass; the rest derivative first, then times bar.
+  if (kind == UnaryKind::kTanh) {
+    out_arr(g) = arr(bar) * (S(1) - arr(y).square());
+  } else if (kind == UnaryKind::kSigmoid) {
+    out_arr(g) = arr(bar) * arr(y) * (S(1) - arr(y));
+  } else {
+    unary_derivative<S>(kind, at, arr(x), arr(y), out_arr(g));
+    out_arr(g) *= arr(bar);
+  }
   if (!tape.records(bar, x, y)) return g;
   return tape.record(g, unary_backward_vjp<S>, "unary_backward", {bar, x, y}, {0.0, at.a, at.b},
                      {static_cast<int>(kind)});

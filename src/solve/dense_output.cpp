@@ -1,5 +1,7 @@
 #include <odeflow/solve/dense_output.hpp>
 
+#include <odeflow/solve/detail/dense_kernels.hpp>
+
 #include <cassert>
 
 namespace odeflow {
@@ -32,8 +34,6 @@ void DenseStep<S>::ensure_f1() {
 template <Scalar S>
 void DenseStep<S>::fit() {
   const Matrix<S>& y0 = *y0_;
-  const Matrix<S>& y1 = *y1_;
-  const Matrix<S>& f0 = work_->k[0];
   const S dt = static_cast<S>(t1_ - t0_);
   switch (tableau_->dense) {
     case DenseKind::kHermite:
@@ -41,17 +41,11 @@ void DenseStep<S>::fit() {
       break;
     case DenseKind::kQuartic: {
       ensure_f1();
-      const Matrix<S>& f1 = *f1_;
-      coef_.resize(5);
-      Matrix<S>& y_mid = coef_[0];
-      y_mid.resize(y0.rows(), y0.cols());
-      linear_combination<S>(y_mid, y0, tableau_->c_mid.data(), work_->k.data(), tableau_->stages(), dt);
-      // Polynomial e + d·x + c·x² + b·x³ + a·x⁴ through y0, y_mid, y1, dt·f0, dt·f1.
-      coef_[4] = 2 * dt * (f1 - f0) - 8 * (y1 + y0) + 16 * y_mid;                 // a
-      coef_[3] = dt * (5 * f0 - 3 * f1) + 18 * y0 + 14 * y1 - 32 * y_mid;          // b
-      coef_[2] = dt * (f1 - 4 * f0) - 11 * y0 - 5 * y1 + 16 * y_mid;               // c
-      coef_[1] = dt * f0;                                                          // d
-      coef_[0] = y0;                                                               // e
+      coef_.resize(4);  // y_mid, then a, b, c of detail::quartic_coefficients
+      for (Matrix<S>& m : coef_) m.resize(y0.rows(), y0.cols());
+      linear_combination<S>(coef_[0], y0, tableau_->c_mid.data(), work_->k.data(), tableau_->stages(), dt);
+      detail::quartic_coefficients<S>(coef_[1].data(), coef_[2].data(), coef_[3].data(), y0.data(), y1_->data(),
+                                      coef_[0].data(), work_->k[0].data(), f1_->data(), dt, y0.size());
       break;
     }
     case DenseKind::kPolynomial: {
@@ -61,7 +55,8 @@ void DenseStep<S>::fit() {
         const int row = s + m;
         linear_combination<S>(work_->stage, y0, &tableau_->extra_a[static_cast<std::size_t>(m * (s + e))],
                               work_->k.data(), row, dt);
-        (*f_)(t0_ + tableau_->extra_c[m] * (t1_ - t0_), work_->stage, work_->k[static_cast<std::size_t>(row)]);
+        const Time t = detail::extra_stage_time(*tableau_, m, t0_, t1_);
+        (*f_)(t, work_->stage, work_->k[static_cast<std::size_t>(row)]);
         ++*nfe_;
       }
       break;
@@ -84,37 +79,22 @@ void DenseStep<S>::evaluate(Time t, Matrix<S>& out) {
   if (!fitted_) fit();
   const S x = static_cast<S>((t - t0_) / (t1_ - t0_));
   const S dt = static_cast<S>(t1_ - t0_);
+  const Eigen::Index n = y0_->size();
+  out.resize(y0_->rows(), y0_->cols());
   switch (tableau_->dense) {
-    case DenseKind::kHermite: {
-      const S h00 = (1 + 2 * x) * (1 - x) * (1 - x);
-      const S h10 = x * (1 - x) * (1 - x);
-      const S h01 = x * x * (3 - 2 * x);
-      const S h11 = x * x * (x - 1);
-      out = h00 * *y0_ + (h10 * dt) * work_->k[0] + h01 * *y1_ + (h11 * dt) * *f1_;
+    case DenseKind::kHermite:
+      detail::hermite_value<S>(out.data(), y0_->data(), work_->k[0].data(), y1_->data(), f1_->data(), dt, x, n);
       break;
-    }
-    case DenseKind::kQuartic: {
-      out = coef_[0] + x * coef_[1];
-      S power = x;
-      for (int i = 2; i < 5; ++i) {
-        power *= x;
-        out += power * coef_[static_cast<std::size_t>(i)];
-      }
+    case DenseKind::kQuartic:
+      detail::quartic_value<S>(out.data(), y0_->data(), work_->k[0].data(), coef_[1].data(), coef_[2].data(),
+                               coef_[3].data(), dt, x, n);
       break;
-    }
     case DenseKind::kPolynomial: {
-      const int n = tableau_->stages() + tableau_->extra_stages();
-      const int degree = tableau_->dense_degree;
-      double weights[32];
-      assert(n <= 32);
-      const double theta = (t - t0_) / (t1_ - t0_);
-      for (int i = 0; i < n; ++i) {
-        double w = 0.0;
-        for (int p = degree; p >= 1; --p) w = (w + tableau_->dense_b[static_cast<std::size_t>(i * degree + p - 1)]) * theta;
-        weights[i] = w;
-      }
-      out.resize(y0_->rows(), y0_->cols());
-      linear_combination<S>(out, *y0_, weights, work_->k.data(), n, dt);
+      double weights[detail::kMaxDenseStages];
+      assert(tableau_->stages() + tableau_->extra_stages() <= detail::kMaxDenseStages);
+      detail::polynomial_weights(*tableau_, (t - t0_) / (t1_ - t0_), weights);
+      const int n_stages = tableau_->stages() + tableau_->extra_stages();
+      linear_combination<S>(out, *y0_, weights, work_->k.data(), n_stages, dt);
       break;
     }
   }

@@ -1,5 +1,6 @@
 #include <odeflow/core/error.hpp>
 #include <odeflow/solve/detail/error_norm.hpp>
+#include <odeflow/solve/detail/initial_step.hpp>
 #include <odeflow/solve/detail/multiply_add.hpp>
 #include <odeflow/solve/rk_step.hpp>
 
@@ -90,19 +91,35 @@ void RkWork<S>::resize(const ButcherTableau& tableau, Eigen::Index rows, Eigen::
 }
 
 template <Scalar S>
-void linear_combination(Matrix<S>& out, const Matrix<S>& base, const double* coef,
-                        const Matrix<S>* terms, int count, S scale) {
+void linear_combination(S* out, const S* base, const double* coef, const S* const* terms, int count, S scale,
+                        Eigen::Index n) {
   const S* p[kMaxTerms];
   S c[kMaxTerms];
   int m = 0;
   for (int j = 0; j < count; ++j) {
     if (coef[j] == 0.0) continue;
     if (m == kMaxTerms) throw InvalidArgument("linear_combination: more than 16 nonzero terms");
-    p[m] = terms[j].data();
+    p[m] = terms[j];
     c[m] = static_cast<S>(coef[j]) * scale;
     ++m;
   }
-  kCombine<S>[static_cast<std::size_t>(m)](out.data(), base.data(), p, c, base.size());
+  kCombine<S>[static_cast<std::size_t>(m)](out, base, p, c, n);
+}
+
+template <Scalar S>
+void linear_combination(Matrix<S>& out, const Matrix<S>& base, const double* coef,
+                        const Matrix<S>* terms, int count, S scale) {
+  const S* p[kMaxTerms];
+  double c[kMaxTerms];
+  int m = 0;
+  for (int j = 0; j < count; ++j) {
+    if (coef[j] == 0.0) continue;
+    if (m == kMaxTerms) throw InvalidArgument("linear_combination: more than 16 nonzero terms");
+    p[m] = terms[j].data();
+    c[m] = coef[j];
+    ++m;
+  }
+  linear_combination<S>(out.data(), base.data(), c, p, m, scale, base.size());
 }
 
 template <Scalar S>
@@ -136,45 +153,23 @@ double error_ratio(Time dt, const Matrix<S>& y0, RkWork<S>& work, const Options&
 
 template <Scalar S>
 double scaled_norm(const Matrix<S>& x, const Matrix<S>& y, const Options& options) {
-  const Eigen::Index rows = y.rows(), cols = y.cols();
-  double sum = 0.0, max = 0.0;
-  for (Eigen::Index col = 0; col < cols; ++col) {
-    for (Eigen::Index row = 0; row < rows; ++row) {
-      const double scale = options.atol[row] + std::abs(static_cast<double>(y(row, col))) * options.rtol[row];
-      const double r = static_cast<double>(x(row, col)) / scale;
-      sum += r * r;
-      max = std::max(max, std::abs(r));
-    }
-  }
-  if (options.norm == Norm::kMax) return max;
-  return std::sqrt(sum / static_cast<double>(rows * cols));
+  return detail::scaled_norm<S>(x.data(), y.data(), y.rows(), y.cols(), options);
 }
 
 template <Scalar S>
 double initial_step(Rhs<S> f, Time t0, const Matrix<S>& y0, const Matrix<S>& f0, int order,
                     const Options& options, Matrix<S>& scratch, Matrix<S>& f1) {
-  const double d0 = scaled_norm<S>(y0, y0, options);
-  const double d1 = scaled_norm<S>(f0, y0, options);
-  const double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-  scratch = y0 + static_cast<S>(h0) * f0;
-  f(t0 + h0, scratch, f1);
-  scratch = f1 - f0;
-  const double d2 = scaled_norm<S>(scratch, y0, options) / h0;
-  double h1;
-  if (d1 <= 1e-15 && d2 <= 1e-15)
-    h1 = std::max(1e-6, h0 * 1e-3);
-  else
-    h1 = std::pow(0.01 / std::max(d1, d2), 1.0 / order);
-  const double h = std::min(100.0 * h0, h1);
-  if (!std::isfinite(h) || h <= 0.0)
-    throw NonFiniteError("initial step selection failed: f is not finite near t0", t0, h);
-  return h;
+  scratch.resize(y0.rows(), y0.cols());
+  f1.resize(y0.rows(), y0.cols());
+  return detail::hairer_initial_step(f, t0, y0, f0, order, options, scratch, f1);
 }
 
 #define ODEFLOW_INSTANTIATE(S)                                                                   \
   template struct RkWork<S>;                                                                     \
   template void linear_combination<S>(Matrix<S>&, const Matrix<S>&, const double*,               \
                                       const Matrix<S>*, int, S);                                 \
+  template void linear_combination<S>(S*, const S*, const double*, const S* const*, int, S,      \
+                                      Eigen::Index);                                             \
   template int rk_step<S>(const ButcherTableau&, Rhs<S>, Time, Time, Time, const Matrix<S>&,     \
                           RkWork<S>&);                                                           \
   template double error_ratio<S>(Time, const Matrix<S>&, RkWork<S>&, const Options&);            \

@@ -46,7 +46,7 @@ class DenseStep {
   bool f1_known_ = false;
   bool fitted_ = false;
   std::int64_t* nfe_ = nullptr;
-  std::vector<Matrix<S>> coef_;  // polynomial coefficients in x = (t − t0)/(t1 − t0)
+  std::vector<Matrix<S>> coef_;  // kQuartic: y_mid, then a, b, c of detail::quartic_coefficients
 };
 
 }  // namespace odeflow

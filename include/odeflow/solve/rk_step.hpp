@@ -81,6 +81,11 @@ template <Scalar S>
 void linear_combination(Matrix<S>& out, const Matrix<S>& base, const double* coef,
                         const Matrix<S>* terms, int count, S scale);
 
+// The same on arrays of n elements: out = base + Σ_j (coef[j]·scale)·terms[j].
+template <Scalar S>
+void linear_combination(S* out, const S* base, const double* coef, const S* const* terms, int count, S scale,
+                        Eigen::Index n);
+
 // The scaled error of the step just taken by rk_step,
 // ‖dt·Σ_j e_j k_j / (atol + rtol·max(|y0|, |y1|))‖ with e = tableau.b_error.
 // With tableau.b_error3 (DOP853) it is n²/sqrt(n² + 0.01·n₃²), n and n₃ the

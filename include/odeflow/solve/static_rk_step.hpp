@@ -40,8 +40,9 @@ struct StaticRkWork {
 
 namespace detail {
 
-// Rows of coefficients a static step combines: a row of a (≥ 1), or these.
-inline constexpr int kRowB = -1, kRowError = -2, kRowError3 = -3;
+// Rows of coefficients a static step combines: a row of a (≥ 1), or these
+// (kRowMid: the quartic dense output's midpoint weights).
+inline constexpr int kRowB = -1, kRowError = -2, kRowError3 = -3, kRowMid = -4;
 
 template <const ButcherTableau& T, int Row>
 constexpr std::span<const double> tableau_row() {
@@ -51,8 +52,10 @@ constexpr std::span<const double> tableau_row() {
     return T.b;
   else if constexpr (Row == kRowError)
     return T.b_error;
-  else
+  else if constexpr (Row == kRowError3)
     return T.b_error3;
+  else
+    return T.c_mid;
 }
 
 // The nonzero terms of a tableau row, as compile-time constants.
@@ -132,8 +135,9 @@ inline int static_rk_step(F& f, Time t0, Time dt, Time t1, const State& y0, Stat
 // The scaled error of the step just taken by static_rk_step; error_ratio's
 // value for the same step (rk_step.hpp).
 template <const ButcherTableau& T, class State>
-inline double static_error_ratio(Time dt, const State& y0, const StaticRkWork<T, State>& work,
-                                 const Options& options) {
+[[gnu::always_inline]] inline double static_error_ratio(Time dt, const State& y0,
+                                                        const StaticRkWork<T, State>& work,
+                                                        const Options& options) {
   static_assert(T.adaptive(), "static_error_ratio needs a tableau with error weights");
   using S = typename State::Scalar;
   const S h = static_cast<S>(dt);

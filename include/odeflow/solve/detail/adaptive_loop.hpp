@@ -91,41 +91,50 @@ Solution<typename Stepper::Scalar> adaptive_loop(Stepper& st, const Matrix<typen
 
   const std::vector<Time> step_t = pending_times(options.step_t, t);
   const std::vector<Time> jump_t = pending_times(options.jump_t, t);
+  const bool clipping = !step_t.empty() || !jump_t.empty();
   std::size_t next_step_t = 0, next_jump_t = 0;
   ControllerState controller;
   double last_ratio = 0.0;
   bool last_non_finite = false;
+  // Local copies: the compiler cannot keep options' fields in registers
+  // across the stores of a step (they might alias).
+  const double min_step = options.min_step, max_step = options.max_step;
+  const std::int64_t max_num_steps = options.max_num_steps;
+  std::int64_t attempts = 0;
 
   std::size_t out = 1;
   while (out < ts.size()) {
-    if (sol.stats.steps() >= options.max_num_steps) throw_max_steps(options, t, dt, sol.stats, ts[out]);
-    if (!std::isfinite(dt)) dt = options.min_step;
-    dt = std::clamp(dt, options.min_step, options.max_step);
+    if (attempts >= max_num_steps) throw_max_steps(options, t, dt, sol.stats, ts[out]);
+    ++attempts;
+    if (!std::isfinite(dt)) dt = min_step;
+    dt = std::clamp(dt, min_step, max_step);
     Time t1 = t + dt;
     if (!(t1 > t)) throw_step_underflow(t, dt, sol.stats, last_ratio, last_non_finite);
 
-    while (next_step_t < step_t.size() && step_t[next_step_t] <= t) ++next_step_t;
-    while (next_jump_t < jump_t.size() && jump_t[next_jump_t] <= t) ++next_jump_t;
     // Only a step clipped to a step_t/jump_t takes dt from t1: recomputing
     // dt = t1 − t otherwise would re-round tiny steps up to whole ulps of t
     // and stop them from ever shrinking to underflow.
     bool on_jump = false;
-    if (next_step_t < step_t.size() && step_t[next_step_t] < t1) {
-      t1 = step_t[next_step_t];
-      dt = t1 - t;
-    }
-    if (next_jump_t < jump_t.size() && jump_t[next_jump_t] < t1) {
-      t1 = jump_t[next_jump_t];
-      dt = t1 - t;
-      on_jump = true;
+    if (clipping) {
+      while (next_step_t < step_t.size() && step_t[next_step_t] <= t) ++next_step_t;
+      while (next_jump_t < jump_t.size() && jump_t[next_jump_t] <= t) ++next_jump_t;
+      if (next_step_t < step_t.size() && step_t[next_step_t] < t1) {
+        t1 = step_t[next_step_t];
+        dt = t1 - t;
+      }
+      if (next_jump_t < jump_t.size() && jump_t[next_jump_t] < t1) {
+        t1 = jump_t[next_jump_t];
+        dt = t1 - t;
+        on_jump = true;
+      }
     }
 
     nfe += st.step(t, dt, t1, y);
     double ratio = st.error_ratio(dt, y, options);
-    bool accept = ratio <= 1.0 || dt <= options.min_step;
+    bool accept = ratio <= 1.0 || dt <= min_step;
     last_non_finite = !std::isfinite(ratio);
     if (accept && !st.y1().allFinite()) {
-      if (dt <= options.min_step) throw_non_finite_state<S>(t1, dt, t, st.y1().data(), rows, cols);
+      if (dt <= min_step) throw_non_finite_state<S>(t1, dt, t, st.y1().data(), rows, cols);
       accept = false;
       ratio = std::numeric_limits<double>::infinity();
       last_non_finite = true;

@@ -3,13 +3,15 @@
 // the static stepper (static_rk_step.hpp) on the fixed-size state with the
 // user's f inlined. Steps, statistics, outputs and errors are those of the
 // run-time path (the same loop, the same arithmetic); only the per-step
-// overhead differs. Dense output and the initial step, off the hot path, go
-// through the run-time code on Matrix<S> copies, so that they exist once.
+// overhead differs. The initial step and dense output share their arithmetic
+// with the run-time path (detail/initial_step.hpp, detail/dense_kernels.hpp)
+// and run on the fixed-size state: no heap memory besides the Solution.
 #pragma once
 
 #include <odeflow/core/types.hpp>
-#include <odeflow/solve/dense_output.hpp>
 #include <odeflow/solve/detail/adaptive_loop.hpp>
+#include <odeflow/solve/detail/initial_step.hpp>
+#include <odeflow/solve/detail/static_dense.hpp>
 #include <odeflow/solve/detail/solve_checks.hpp>
 #include <odeflow/solve/options.hpp>
 #include <odeflow/solve/registry.hpp>
@@ -82,7 +84,7 @@ struct ReversedRhs {
 };
 
 // A static-path f (in place on State) called with Matrix<S> arguments, for
-// run-time code (initial step, dense output, methods without a static path).
+// the run-time path (methods without a static path).
 template <class State, class F>
 struct MatrixRhs {
   const F& f;
@@ -101,7 +103,7 @@ class StaticRk {
   using Scalar = typename StateT::Scalar;
   using State = StateT;
 
-  explicit StaticRk(const F& f) : f_(f), matrix_f_{f} {}
+  explicit StaticRk(const F& f) : f_(f) {}
 
   const ButcherTableau& tableau() const { return T; }
   State make_state() const { return State(); }
@@ -112,42 +114,24 @@ class StaticRk {
   void f(Time t, const State& y, State& dy) { f_(t, y, dy); }
 
   double initial_step(Time t0, const State& y0, const Options& options) {
-    const Matrix<Scalar> y = y0, f0 = work_.k[0];
-    Matrix<Scalar> scratch(y.rows(), y.cols()), f1(y.rows(), y.cols());
-    return odeflow::initial_step<Scalar>(Rhs<Scalar>(matrix_f_), t0, y, f0, T.order, options, scratch, f1);
+    State f1;
+    return hairer_initial_step(f_, t0, y0, work_.k[0], T.order, options, work_.stage, f1);
   }
   int step(Time t0, Time dt, Time t1, const State& y0) { return static_rk_step<T>(f_, t0, dt, t1, y0, work_); }
-  double error_ratio(Time dt, const State& y0, const Options& options) const {
+  [[gnu::always_inline]] double error_ratio(Time dt, const State& y0, const Options& options) const {
     return static_error_ratio<T>(dt, y0, work_, options);
   }
 
-  // DenseStep on Matrix<S> copies of the step.
   void bind_dense(Time t0, Time t1, const State& y0, State* f1, bool f1_known, std::int64_t* nfe) {
-    if (dense_work_.k.empty()) dense_work_.resize(T, State::RowsAtCompileTime, State::ColsAtCompileTime);
-    for (int i = 0; i < T.stages(); ++i) dense_work_.k[static_cast<std::size_t>(i)] = work_.k[static_cast<std::size_t>(i)];
-    dense_y0_ = y0;
-    dense_y1_ = work_.y1;
-    f1_ = f1;
-    f1_was_known_ = f1_known;
-    Matrix<Scalar>* dense_f1 = T.fsal() ? &dense_work_.k[static_cast<std::size_t>(T.stages() - 1)] : &dense_f1_;
-    if (f1_known) *dense_f1 = *f1;
-    dense_.bind(&T, Rhs<Scalar>(matrix_f_), t0, t1, &dense_y0_, &dense_y1_, &dense_work_, dense_f1, f1_known, nfe);
+    dense_.bind(t0, t1, &y0, &work_, f1, f1_known, nfe);
   }
-  void evaluate_dense(Time t, Matrix<Scalar>& out) { dense_.evaluate(t, out); }
-  bool finish_dense() {
-    if (dense_.f1_known() && !f1_was_known_) *f1_ = dense_f1_;
-    return dense_.f1_known();
-  }
+  void evaluate_dense(Time t, Matrix<Scalar>& out) { dense_.evaluate(f_, t, out.data()); }
+  bool finish_dense() const { return dense_.f1_known(); }
 
  private:
   const F& f_;
-  MatrixRhs<State, F> matrix_f_;
   StaticRkWork<T, State> work_;
-  RkWork<Scalar> dense_work_;
-  Matrix<Scalar> dense_y0_, dense_y1_, dense_f1_;
-  DenseStep<Scalar> dense_;
-  State* f1_ = nullptr;
-  bool f1_was_known_ = false;
+  StaticDense<T, State, F> dense_;
 };
 
 template <const ButcherTableau& T, class State, class F>

@@ -75,24 +75,12 @@ const OpCase kCases[] = {
 class OpGradient : public ::testing::TestWithParam<OpCase> {};
 
 TEST_P(OpGradient, MatchesFiniteDifferencesOnRandomShapesIncludingBatchOne) {
-  const OpCase& c = GetParam();
-  std::mt19937_64 rng(42);
-  for (const auto [rows, cols] : {std::pair<Eigen::Index, Eigen::Index>{1, 1}, {4, 1}, {3, 5}, {6, 2}}) {
-    const std::vector<Matrix<double>> xs = random_inputs(c, rows, cols, rng);
-    const GradcheckResult r = gradcheck<double>(c.f, xs);
-    EXPECT_TRUE(r.ok) << c.name << " at " << rows << "x" << cols << ": " << r.worst;
-  }
+  test::expect_first_order_matches(GetParam());
 }
 
 TEST_P(OpGradient, SecondOrderMatchesFiniteDifferencesOfTheGradient) {
-  const OpCase& c = GetParam();
-  if (!c.second_order) GTEST_SKIP() << c.name << " is first order only";
-  std::mt19937_64 rng(7);
-  for (const auto [rows, cols] : {std::pair<Eigen::Index, Eigen::Index>{1, 1}, {3, 4}}) {
-    const std::vector<Matrix<double>> xs = random_inputs(c, rows, cols, rng);
-    const GradcheckResult r = gradgradcheck<double>(c.f, xs);
-    EXPECT_TRUE(r.ok) << c.name << " at " << rows << "x" << cols << ": " << r.worst;
-  }
+  if (!GetParam().second_order) GTEST_SKIP() << GetParam().name << " is first order only";
+  test::expect_second_order_matches(GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, OpGradient, ::testing::ValuesIn(kCases),

@@ -76,23 +76,11 @@ const OpCase kCases[] = {
 class ShapeOpGradient : public ::testing::TestWithParam<OpCase> {};
 
 TEST_P(ShapeOpGradient, MatchesFiniteDifferencesOnRandomShapesIncludingBatchOne) {
-  const OpCase& c = GetParam();
-  std::mt19937_64 rng(42);
-  for (const auto [rows, cols] : {std::pair<Eigen::Index, Eigen::Index>{1, 1}, {4, 1}, {3, 5}, {6, 2}}) {
-    const std::vector<Matrix<double>> xs = random_inputs(c, rows, cols, rng);
-    const GradcheckResult r = gradcheck<double>(c.f, xs);
-    EXPECT_TRUE(r.ok) << c.name << " at " << rows << "x" << cols << ": " << r.worst;
-  }
+  test::expect_first_order_matches(GetParam());
 }
 
 TEST_P(ShapeOpGradient, SecondOrderMatchesFiniteDifferencesOfTheGradient) {
-  const OpCase& c = GetParam();
-  std::mt19937_64 rng(7);
-  for (const auto [rows, cols] : {std::pair<Eigen::Index, Eigen::Index>{1, 1}, {3, 4}}) {
-    const std::vector<Matrix<double>> xs = random_inputs(c, rows, cols, rng);
-    const GradcheckResult r = gradgradcheck<double>(c.f, xs);
-    EXPECT_TRUE(r.ok) << c.name << " at " << rows << "x" << cols << ": " << r.worst;
-  }
+  test::expect_second_order_matches(GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, ShapeOpGradient, ::testing::ValuesIn(kCases),

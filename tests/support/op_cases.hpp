@@ -4,7 +4,10 @@
 // including batch 1.
 #pragma once
 
+#include <odeflow/ad/gradcheck.hpp>
 #include <odeflow/ad/ops.hpp>
+
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <ostream>
@@ -60,6 +63,24 @@ inline std::vector<Matrix<double>> random_inputs(const OpCase& c, Eigen::Index r
     xs.push_back(x);
   }
   return xs;
+}
+
+// First order on 1x1, 4x1, 3x5 and 6x2 operand sizes; second order (the
+// gradient of the VJP) on 1x1 and 3x4.
+inline void expect_first_order_matches(const OpCase& c) {
+  std::mt19937_64 rng(42);
+  for (const auto [rows, cols] : {std::pair<Eigen::Index, Eigen::Index>{1, 1}, {4, 1}, {3, 5}, {6, 2}}) {
+    const ad::GradcheckResult r = ad::gradcheck<double>(c.f, random_inputs(c, rows, cols, rng));
+    EXPECT_TRUE(r.ok) << c.name << " at " << rows << "x" << cols << ": " << r.worst;
+  }
+}
+
+inline void expect_second_order_matches(const OpCase& c) {
+  std::mt19937_64 rng(7);
+  for (const auto [rows, cols] : {std::pair<Eigen::Index, Eigen::Index>{1, 1}, {3, 4}}) {
+    const ad::GradcheckResult r = ad::gradgradcheck<double>(c.f, random_inputs(c, rows, cols, rng));
+    EXPECT_TRUE(r.ok) << c.name << " at " << rows << "x" << cols << ": " << r.worst;
+  }
 }
 
 }  // namespace odeflow::test

@@ -28,21 +28,21 @@ class ArenaBlocking : public Eigen::internal::level3_blocking<S, S> {
   static S* scratch(Tape<S>& tape, Eigen::Index size) { return const_cast<S*>(tape.make(size, 1).data()); }
 };
 
-template <Scalar S, int kOrderA, int kOrderB>
-void blocked_product(const Tensor<S>& a, const Tensor<S>& b, Eigen::Map<Matrix<S>>& c, Eigen::Index depth,
+template <Scalar S, int kOrderA, int kOrderB, class C>
+void blocked_product(const Tensor<S>& a, const Tensor<S>& b, C& c, Eigen::Index depth,
                      ArenaBlocking<S>& blocking) {
   Eigen::internal::general_matrix_matrix_product<Eigen::Index, S, kOrderA, false, S, kOrderB, false, Eigen::ColMajor,
                                                  1>::run(c.rows(), c.cols(), depth, a.data(), a.rows(), b.data(),
                                                          b.rows(), c.data(), 1, c.rows(), S(1), blocking, nullptr);
 }
 
-// c = op(a) op(b) (c already sized). Vector-shaped and tiny products take
+// c = op(a) op(b), or c += op(a) op(b) with `add` (c already sized). Vector-shaped and tiny products take
 // Eigen's expressions (matrix-vector kernels and coefficient loops need no
 // buffers); depth-1 products (a weight gradient at batch 1) the outer product,
 // which Eigen's heuristic would send through the packing GEMM; the rest the
 // blocked kernel with arena buffers.
-template <Scalar S>
-void product(Tape<S>& tape, Eigen::Map<Matrix<S>> c, const Tensor<S>& a, bool ta, const Tensor<S>& b, bool tb) {
+template <Scalar S, class C>
+void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>& b, bool tb, bool add = false) {
   const Eigen::Index depth = ta ? a.rows() : a.cols();
   if (depth == 1) {
     // op(a) is one column and op(b) one row, contiguous whatever the transposes.
@@ -50,22 +50,30 @@ void product(Tape<S>& tape, Eigen::Map<Matrix<S>> c, const Tensor<S>& a, bool ta
     const S* v = b.data();
     for (Eigen::Index j = 0; j < c.cols(); ++j) {
       S* column = c.data() + j * c.rows();
-      for (Eigen::Index i = 0; i < c.rows(); ++i) column[i] = u[i] * v[j];
+      if (add) {
+        for (Eigen::Index i = 0; i < c.rows(); ++i) column[i] += u[i] * v[j];
+      } else {
+        for (Eigen::Index i = 0; i < c.rows(); ++i) column[i] = u[i] * v[j];
+      }
     }
     return;
   }
   if (c.rows() == 1 || c.cols() == 1 || c.rows() + c.cols() + depth < 20 || depth == 0) {
     const auto A = a.value();
     const auto B = b.value();
-    if (!ta && !tb) c.noalias() = A * B;
-    else if (ta && !tb) c.noalias() = A.transpose() * B;
-    else if (!ta && tb) c.noalias() = A * B.transpose();
-    else c.noalias() = A.transpose() * B.transpose();
+    auto assign = [&](const auto& expr) {
+      if (add) c.noalias() += expr;
+      else c.noalias() = expr;
+    };
+    if (!ta && !tb) assign(A * B);
+    else if (ta && !tb) assign(A.transpose() * B);
+    else if (!ta && tb) assign(A * B.transpose());
+    else assign(A.transpose() * B.transpose());
     return;
   }
   const typename Tape<S>::Mark mark = tape.mark();
   ArenaBlocking<S> blocking(tape, c.rows(), c.cols(), depth);
-  c.setZero();
+  if (!add) c.setZero();
   constexpr int kCol = Eigen::ColMajor;
   constexpr int kRow = Eigen::RowMajor;  // a transposed column-major operand
   if (!ta && !tb) blocked_product<S, kCol, kCol>(a, b, c, depth, blocking);
@@ -99,8 +107,12 @@ void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   const Tensor<S>& w = n.in[1];
   const Tensor<S>& b = n.in[2];
   if (tape.wants(x)) tape.accumulate(x, matmul(w, bar));
-  if (tape.wants(w)) tape.accumulate(w, matmul(x, bar, false, true));
-  if (b.defined() && tape.wants(b)) tape.accumulate(b, sum(bar, Axis::kCols));
+  // Into Parameter::grad directly when backward() builds no graph.
+  if (Matrix<S>* w_grad = tape.parameter_grad(w)) product(tape, *w_grad, x, false, bar, true, true);
+  else if (tape.wants(w)) tape.accumulate(w, matmul(x, bar, false, true));
+  if (!b.defined()) return;
+  if (Matrix<S>* b_grad = tape.parameter_grad(b)) *b_grad += bar.value().rowwise().sum();
+  else if (tape.wants(b)) tape.accumulate(b, sum(bar, Axis::kCols));
 }
 
 }  // namespace

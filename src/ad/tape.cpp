@@ -103,12 +103,25 @@ Tensor<S> Tape<S>::record(Tensor<S> out, typename Node<S>::Vjp vjp, const char* 
 }
 
 template <Scalar S>
+Matrix<S>* Tape<S>::parameter_grad(const Tensor<S>& input) {
+  if (!into_parameters_ || !wants(input)) return nullptr;
+  Parameter<S>* p = nodes_[static_cast<std::size_t>(input.node())].param;
+  if (p == nullptr) return nullptr;
+  if (p->grad.rows() != p->value.rows() || p->grad.cols() != p->value.cols()) p->grad.setZero(p->value.rows(), p->value.cols());
+  return &p->grad;
+}
+
+template <Scalar S>
 void Tape<S>::accumulate(const Tensor<S>& input, const Tensor<S>& bar) {
   if (!wants(input)) return;
   if (bar.rows() != input.rows() || bar.cols() != input.cols()) {
     throw ShapeError(fmt::format("backward of {}: cotangent is {} for an input of {}",
                                  nodes_[static_cast<std::size_t>(input.node())].op, bar.shape_string(),
                                  input.shape_string()));
+  }
+  if (Matrix<S>* target = parameter_grad(input)) {
+    *target += bar.value();
+    return;
   }
   Tensor<S>& g = nodes_[static_cast<std::size_t>(input.node())].grad;
   Tensor<S> sum_bar = g.defined() ? add(g, bar) : bar;
@@ -156,7 +169,18 @@ void Tape<S>::backward(const Tensor<S>& output, const Tensor<S>& seed, bool crea
     throw ShapeError(fmt::format("backward: seed is {} for an output of {}", seed.shape_string(), output.shape_string()));
   }
   if (!output.requires_grad()) return;
-  run_pass(std::span<const Tensor<S>>(&output, 1), std::span<const Tensor<S>>(&seed, 1), 0, create_graph);
+  // Without a graph, parameter gradients are added in place as they arrive.
+  into_parameters_ = !create_graph;
+  try {
+    run_pass(std::span<const Tensor<S>>(&output, 1), std::span<const Tensor<S>>(&seed, 1), 0, create_graph);
+  } catch (...) {
+    into_parameters_ = false;
+    throw;
+  }
+  if (into_parameters_) {
+    into_parameters_ = false;
+    return;
+  }
   for (std::int32_t id = output.node(); id >= 0; --id) {
     const Node<S>& node = nodes_[static_cast<std::size_t>(id)];
     if (node.param == nullptr || !node.grad.defined()) continue;

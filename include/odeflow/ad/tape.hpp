@@ -120,6 +120,10 @@ class Tape {
   // adding one (summed with earlier contributions).
   bool wants(const Tensor<S>& input) const { return input.node() >= pass_stop_; }
   void accumulate(const Tensor<S>& input, const Tensor<S>& bar);
+  // Inside a VJP of a backward() pass that builds no graph: the gradient of
+  // the Parameter behind `input` (sized), which the VJP may add its
+  // contribution to in place; null otherwise (then use accumulate()).
+  Matrix<S>* parameter_grad(const Tensor<S>& input);
 
  private:
   void run_pass(std::span<const Tensor<S>> outputs, std::span<const Tensor<S>> seeds, std::int32_t stop,
@@ -132,6 +136,7 @@ class Tape {
   std::size_t peak_nodes_ = 0;
   bool recording_ = false;
   std::int32_t pass_stop_ = INT32_MAX;  // nodes below this get no cotangent
+  bool into_parameters_ = false;        // parameter cotangents go straight into Parameter::grad
 };
 
 // Recording on for the scope's lifetime (then restored).

@@ -54,4 +54,9 @@ enum class UnaryKind {
   kGelu, kClamp
 };
 
+// bar * f'(y) for an activation whose derivative reads only its output y
+// (tanh, sigmoid), as a differentiable op (ops_unary.cpp).
+template <Scalar S>
+Tensor<S> output_activation_backward(UnaryKind kind, const Tensor<S>& bar, const Tensor<S>& y);
+
 }  // namespace odeflow::ad::detail

@@ -102,7 +102,7 @@ void matmul_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
 }
 
 template <Scalar S>
-void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
+void linear_backward(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   const Tensor<S>& x = n.in[0];
   const Tensor<S>& w = n.in[1];
   const Tensor<S>& b = n.in[2];
@@ -113,6 +113,18 @@ void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   if (!b.defined()) return;
   if (Matrix<S>* b_grad = tape.parameter_grad(b)) *b_grad += bar.value().rowwise().sum();
   else if (tape.wants(b)) tape.accumulate(b, sum(bar, Axis::kCols));
+}
+
+template <Scalar S>
+void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
+  linear_backward(tape, n, bar);
+}
+
+// y = f(z), z = linear: z_bar = bar * f'(y), then the linear VJP.
+template <Scalar S>
+void linear_activation_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
+  const auto kind = n.iattr[0] == 0 ? detail::UnaryKind::kTanh : detail::UnaryKind::kSigmoid;
+  linear_backward(tape, n, detail::output_activation_backward(kind, bar, n.out));
 }
 
 }  // namespace
@@ -157,7 +169,25 @@ Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>&
   return rec ? tape.record(out, linear_vjp<S>, "linear", {x, weight_t, bias}) : out;
 }
 
+template <Scalar S>
+Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>& bias, FusedActivation activation) {
+  Tape<S>& tape = x.tape();
+  Tensor<S> z;
+  {
+    NoGradScope<S> plain(tape);  // the value only; one node for both below
+    z = linear(x, weight_t, bias);
+  }
+  auto y = detail::out_arr(z);
+  if (activation == FusedActivation::kTanh) y = y.tanh();
+  else y = (S(1) + (-y).exp()).inverse();
+  const bool rec = bias.defined() ? tape.records(x, weight_t, bias) : tape.records(x, weight_t);
+  return rec ? tape.record(z, linear_activation_vjp<S>, activation == FusedActivation::kTanh ? "linear_tanh" : "linear_sigmoid",
+                           {x, weight_t, bias}, {}, {activation == FusedActivation::kTanh ? 0 : 1})
+             : z;
+}
+
 #define ODEFLOW_INSTANTIATE(S)                                                      \
+  template Tensor<S> linear(const Tensor<S>&, const Tensor<S>&, const Tensor<S>&, FusedActivation); \
   template Tensor<S> matmul(const Tensor<S>&, const Tensor<S>&, bool, bool);        \
   template Tensor<S> linear(const Tensor<S>&, const Tensor<S>&, const Tensor<S>&);
 ODEFLOW_INSTANTIATE(float)

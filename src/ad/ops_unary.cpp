@@ -209,6 +209,12 @@ Tensor<S> unary(UnaryKind kind, const char* op, const Tensor<S>& x, Attr at = {}
 
 }  // namespace
 
+template <Scalar S>
+Tensor<S> detail::output_activation_backward(UnaryKind kind, const Tensor<S>& bar, const Tensor<S>& y) {
+  // d reads y only, so y also stands in for x (its second derivative goes to y).
+  return unary_backward(kind, Attr{}, bar, y, y);
+}
+
 template <Scalar S> Tensor<S> exp(const Tensor<S>& x) { return unary(UnaryKind::kExp, "exp", x); }
 template <Scalar S> Tensor<S> log(const Tensor<S>& x) { return unary(UnaryKind::kLog, "log", x); }
 template <Scalar S> Tensor<S> log1p(const Tensor<S>& x) { return unary(UnaryKind::kLog1p, "log1p", x); }
@@ -238,6 +244,7 @@ template <Scalar S> Tensor<S> clamp(const Tensor<S>& x, double lo, double hi) {
 }
 
 #define ODEFLOW_INSTANTIATE(S)                                        \
+  template Tensor<S> detail::output_activation_backward(detail::UnaryKind, const Tensor<S>&, const Tensor<S>&); \
   template Tensor<S> exp(const Tensor<S>&);                           \
   template Tensor<S> log(const Tensor<S>&);                           \
   template Tensor<S> log1p(const Tensor<S>&);                         \

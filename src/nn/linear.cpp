@@ -34,6 +34,15 @@ Tensor<S> Linear<S>::forward(const Tensor<S>& x) {
 }
 
 template <Scalar S>
+Tensor<S> Linear<S>::forward(const Tensor<S>& x, ad::FusedActivation activation) {
+  if (x.rows() != in_) {
+    throw ShapeError(fmt::format("Linear({}, {}): input is {}, expected {} features", in_, out_, x.shape_string(), in_));
+  }
+  ad::Tape<S>& tape = x.tape();
+  return ad::linear(x, tape.param(*weight_), bias_ != nullptr ? tape.param(*bias_) : Tensor<S>(), activation);
+}
+
+template <Scalar S>
 ConcatLinear<S>::ConcatLinear(Eigen::Index in, Eigen::Index out, SplitMix64& rng, TimePosition position)
     : position_(position) {
   layer_ = &this->register_module("_layer", std::make_unique<Linear<S>>(in + 1, out, rng));

@@ -59,6 +59,8 @@ const OpCase kCases[] = {
     {"matmul_ta_tb", 2, [](Tape<double>&, Inputs x) { return matmul(x[0], x[1], true, true); }, -2, 2, true, "kf"},
     {"linear", 3, [](Tape<double>&, Inputs x) { return linear(x[0], x[1], x[2]); }, -2, 2, true, "fwb"},
     {"linear_no_bias", 2, [](Tape<double>&, Inputs x) { return linear(x[0], x[1], T()); }, -2, 2, true, "fw"},
+    {"linear_tanh_fused", 3, [](Tape<double>&, Inputs x) { return linear(x[0], x[1], x[2], FusedActivation::kTanh); }, -2, 2, true, "fwb"},
+    {"linear_sigmoid_fused", 3, [](Tape<double>&, Inputs x) { return linear(x[0], x[1], x[2], FusedActivation::kSigmoid); }, -2, 2, true, "fwb"},
     {"tanh_linear", 3, [](Tape<double>&, Inputs x) { return tanh(linear(x[0], x[1], x[2])); }, -2, 2, true, "fwb"},
     {"sum", 1, [](Tape<double>&, Inputs x) { return sum(x[0]); }},
     {"sum_rows", 1, [](Tape<double>&, Inputs x) { return sum(x[0], Axis::kRows); }},
@@ -113,6 +115,23 @@ TEST(OpValues, FloatOpsAgreeWithDoubleToFloatPrecision) {
   const auto yd = sum(gelu(tanh(matmul(td.constant(x), td.constant(x), true, false))), Axis::kRows);
   const auto yf = sum(gelu(tanh(matmul(tf.constant(xf), tf.constant(xf), true, false))), Axis::kRows);
   EXPECT_LE((yf.value().cast<double>() - yd.value()).cwiseAbs().maxCoeff(), 1e-5);
+}
+
+TEST(OpValues, FusedLinearActivationEqualsTheTwoOpsBitForBit) {
+  Tape<double> tape;
+  GradScope<double> scope(tape);
+  const T x = tape.variable(Matrix<double>::Random(3, 5));
+  const T w = tape.variable(Matrix<double>::Random(3, 4));
+  const T b = tape.variable(Matrix<double>::Random(4, 1));
+  const T g = tape.constant(Matrix<double>::Random(4, 5));
+  for (auto [fused, plain] : {std::pair{linear(x, w, b, FusedActivation::kTanh), tanh(linear(x, w, b))},
+                              std::pair{linear(x, w, b, FusedActivation::kSigmoid), sigmoid(linear(x, w, b))}}) {
+    EXPECT_EQ(Matrix<double>(fused.value()), Matrix<double>(plain.value()));
+    const std::array<T, 3> in{x, w, b};
+    const auto gf = tape.grad(std::span<const T>(&fused, 1), in, std::span<const T>(&g, 1));
+    const auto gp = tape.grad(std::span<const T>(&plain, 1), in, std::span<const T>(&g, 1));
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(Matrix<double>(gf[i].value()), Matrix<double>(gp[i].value())) << i;
+  }
 }
 
 TEST(Tape, GradientsAccumulateIntoParametersAcrossBackwardCalls) {

@@ -60,6 +60,11 @@ Tensor<S> matmul(const Tensor<S>& a, const Tensor<S>& b, bool transpose_a = fals
 // weight_t^T x + bias: a Linear layer in one op. weight_t is `in x out` (a
 // PyTorch [out, in] weight's bytes); bias is `out x 1` or undefined.
 template <Scalar S> Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>& bias);
+// activation(linear(x, weight_t, bias)) as one op: same values, one node and
+// one elementwise pass fewer (a hidden layer of an MLP).
+enum class FusedActivation { kTanh, kSigmoid };
+template <Scalar S>
+Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>& bias, FusedActivation activation);
 
 // ---- Reductions and normalizations -----------------------------------------
 template <Scalar S> Tensor<S> sum(const Tensor<S>& x);

@@ -13,6 +13,7 @@
 // registration order (weight, then bias).
 #pragma once
 
+#include <odeflow/ad/ops.hpp>
 #include <odeflow/core/random.hpp>
 #include <odeflow/nn/module.hpp>
 
@@ -25,6 +26,8 @@ class Linear : public Module<S> {
   std::string type_name() const override { return "Linear"; }
   using Module<S>::forward;
   Tensor<S> forward(const Tensor<S>& x) override;
+  // activation(forward(x)) in one op (Sequential uses it for Linear + Tanh/Sigmoid).
+  Tensor<S> forward(const Tensor<S>& x, ad::FusedActivation activation);
 
   Eigen::Index in_features() const { return in_; }
   Eigen::Index out_features() const { return out_; }

@@ -23,6 +23,8 @@
 #include <odeflow/nn/mlp.hpp>
 
 #include <benchmark/benchmark.h>
+
+#include "figure_reporter.hpp"
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -196,9 +198,6 @@ void run_mlp(benchmark::State& state, const std::vector<Eigen::Index>& sizes, Ei
 
 // ---- Registration and summary -------------------------------------------------
 
-double min_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
-double max_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); }
-
 struct Row {
   std::string label;  // "add", or "2-50-2 | 1 | double" (three table cells)
   std::string left;   // benchmark names compared: recorded / odeflow
@@ -238,58 +237,10 @@ void register_mlp(std::vector<Row>& rows, const std::vector<Eigen::Index>& sizes
   rows.push_back(std::move(row));
 }
 
-// Console output as usual; each case's repetition times kept for the summary.
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  SummaryReporter() : ConsoleReporter(OO_Tabular) {}
-
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs) {
-      if (run.error_occurred) continue;
-      auto& fig = figures_[run.run_name.function_name];
-      if (run.run_type == Run::RT_Iteration) fig.samples.push_back(run.GetAdjustedCPUTime());
-      else if (run.aggregate_unit == benchmark::kTime) fig.stats[run.aggregate_name] = run.GetAdjustedCPUTime();
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-
-  void print_summary(const std::vector<Row>& ops, const std::vector<Row>& mlps) const;
-
- private:
-  struct Figures {
-    std::vector<double> samples;
-    std::map<std::string, double> stats;
-    double stat(const std::string& name) const;
-  };
-  const Figures* find(const std::string& name) const {
-    auto it = figures_.find(name);
-    return it == figures_.end() ? nullptr : &it->second;
-  }
-
-  std::map<std::string, Figures> figures_;
-};
-
-double SummaryReporter::Figures::stat(const std::string& name) const {
-  if (auto it = stats.find(name); it != stats.end()) return it->second;
-  if (samples.empty()) return std::nan("");
-  std::vector<double> v = samples;
-  std::sort(v.begin(), v.end());
-  if (name == "min") return v.front();
-  if (name == "max") return v.back();
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-std::string format_time(double t) {
-  if (std::isnan(t)) return "n/a";
-  if (t >= 100.0) return fmt::format("{:.0f}", t);
-  if (t >= 10.0) return fmt::format("{:.1f}", t);
-  return fmt::format("{:.2f}", t);
-}
-
-
-void SummaryReporter::print_summary(const std::vector<Row>& ops, const std::vector<Row>& mlps) const {
-  if (figures_.empty()) return;  // nothing ran (e.g. --benchmark_list_tests)
+void print_summary(const FigureReporter& reporter, const std::vector<Row>& ops, const std::vector<Row>& mlps) {
+  if (reporter.empty()) return;  // nothing ran (e.g. --benchmark_list_tests)
+  using Figures = FigureReporter::Figures;
+  auto find = [&](const std::string& name) { return reporter.find(name); };
   auto cell = [](const Figures* f) {
     if (!f) return std::string("–");
     return fmt::format("{} ({}–{})", format_time(f->stat("median")), format_time(f->stat("min")),
@@ -331,9 +282,9 @@ int main(int argc, char** argv) {
   register_mlp<double>(mlps, {2, 50, 2}, 20);
   register_mlp<float>(mlps, {64, 256, 256, 64}, 512);
   register_mlp<double>(mlps, {64, 256, 256, 64}, 512);
-  SummaryReporter reporter;
+  FigureReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.print_summary(ops, mlps);
+  print_summary(reporter, ops, mlps);
   benchmark::Shutdown();
   return 0;
 }

@@ -17,6 +17,8 @@
 #include <odeflow/odeflow.hpp>
 
 #include <benchmark/benchmark.h>
+
+#include "figure_reporter.hpp"
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -89,9 +91,6 @@ void run_case(benchmark::State& state, const std::function<SolveResult()>& solve
   state.counters["err"] = err;
 }
 
-double min_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
-double max_of(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); }
-
 bool is_registered(std::string_view method) {
   const auto all = methods();
   return std::any_of(all.begin(), all.end(), [&](const MethodInfo& m) { return m.name == method && m.adaptive; });
@@ -124,74 +123,20 @@ void register_problem(std::vector<Case>& cases) {
   }
 }
 
-// Console output as usual, plus the per-case figures kept for the summary.
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  SummaryReporter() : ConsoleReporter(OO_Tabular) {}
-
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs) record(run);
-    ConsoleReporter::ReportRuns(runs);
-  }
-
-  void print_summary(const std::vector<Case>& cases) const;
-
- private:
-  struct Figures {
-    std::vector<double> samples;          // CPU µs of each repetition (when reported)
-    std::map<std::string, double> stats;  // aggregate name → CPU µs
-    benchmark::UserCounters counters;
-    double median() const { return stat("median"); }
-    double stat(const std::string& name) const;
-  };
-
-  void record(const Run& run) {
-    if (run.error_occurred) return;
-    Figures& fig = figures_[run.run_name.function_name];
-    if (run.run_type == Run::RT_Iteration) {
-      fig.samples.push_back(run.GetAdjustedCPUTime());
-      fig.counters = run.counters;
-    } else if (run.aggregate_unit == benchmark::kTime) {
-      fig.stats[run.aggregate_name] = run.GetAdjustedCPUTime();
-      if (run.aggregate_name == "median") fig.counters = run.counters;
-    }
-  }
-
-  std::map<std::string, Figures> figures_;
-};
-
-double SummaryReporter::Figures::stat(const std::string& name) const {
-  if (auto it = stats.find(name); it != stats.end()) return it->second;
-  if (samples.empty()) return std::nan("");
-  std::vector<double> v = samples;
-  std::sort(v.begin(), v.end());
-  if (name == "min") return v.front();
-  if (name == "max") return v.back();
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-std::string format_us(double us) {
-  if (std::isnan(us)) return "n/a";
-  if (us >= 100.0) return fmt::format("{:.0f}", us);
-  if (us >= 10.0) return fmt::format("{:.1f}", us);
-  return fmt::format("{:.2f}", us);
-}
-
-void SummaryReporter::print_summary(const std::vector<Case>& cases) const {
-  if (figures_.empty()) return;  // nothing ran (e.g. --benchmark_list_tests)
+void print_summary(const FigureReporter& reporter, const std::vector<Case>& cases) {
+  if (reporter.empty()) return;  // nothing ran (e.g. --benchmark_list_tests)
   std::string out;
   out += "\n## Summary (ratios of medians from this run)\n\n";
   out += "| problem | tol | method | CPU µs/solve, median (min–max) | NFE | steps acc/rej | err y(T) | ÷ boost "
          "| ÷ CVODE |\n";
   out += "|---|---|---|---|---:|---|---|---:|---:|\n";
   for (const Case& c : cases) {
-    auto it = figures_.find(c.name);
-    if (it == figures_.end()) continue;  // filtered out
-    const Figures& fig = it->second;
+    const FigureReporter::Figures* found = reporter.find(c.name);
+    if (found == nullptr) continue;  // filtered out
+    const FigureReporter::Figures& fig = *found;
     auto median_of = [&](std::string_view solver) {
-      auto jt = figures_.find(case_name(c.problem, c.tol, solver));
-      return jt == figures_.end() ? std::nan("") : jt->second.median();
+      const FigureReporter::Figures* other = reporter.find(case_name(c.problem, c.tol, solver));
+      return other == nullptr ? std::nan("") : other->median();
     };
     auto counter = [&](const char* key) {
       auto jt = fig.counters.find(key);
@@ -201,8 +146,8 @@ void SummaryReporter::print_summary(const std::vector<Case>& cases) const {
       return std::isnan(base) ? std::string("–") : fmt::format("{:.2f}", fig.median() / base);
     };
     out += fmt::format("| {} | {:.0e} | {} | {} ({}–{}) | {:.0f} | {:.0f}/{:.0f} | {:.1e} | {} | {} |\n", c.problem,
-                       c.tol, c.solver, format_us(fig.median()), format_us(fig.stat("min")),
-                       format_us(fig.stat("max")), counter("nfe"), counter("acc"), counter("rej"), counter("err"),
+                       c.tol, c.solver, format_time(fig.median()), format_time(fig.stat("min")),
+                       format_time(fig.stat("max")), counter("nfe"), counter("acc"), counter("rej"), counter("err"),
                        ratio(median_of(kBoost)), ratio(median_of(kCvode)));
   }
   for (std::string_view method : kOdeflowMethods)
@@ -221,9 +166,9 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   std::vector<Case> cases;
   std::apply([&](auto... problem) { (register_problem<decltype(problem)>(cases), ...); }, Problems{});
-  SummaryReporter reporter;
+  FigureReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.print_summary(cases);
+  print_summary(reporter, cases);
   benchmark::Shutdown();
   return 0;
 }

@@ -199,6 +199,19 @@ void weight_grad_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& v) {
   if (tape.wants(out_bar)) tape.accumulate(out_bar, detail::conv2d_image(x, v, Tensor<S>(), g, in));
 }
 
+// Calls body(n0, b, cols, z) for each chunk of b samples starting at n0, with
+// im2col (cols) and GEMM (z) scratch sized for a chunk, from the arena and
+// released on return.
+template <Scalar S, class Body>
+void for_each_chunk(Tape<S>& tape, const ConvDims& d, Eigen::Index batch, Body body) {
+  const Eigen::Index p = d.positions();
+  const Eigen::Index chunk = chunk_samples(d, batch);
+  detail::ScratchScope<S> scope(tape);
+  S* cols = scratch(tape, chunk * p, d.patch());
+  S* z = scratch(tape, chunk * p, d.channels_out);
+  for (Eigen::Index n0 = 0; n0 < batch; n0 += chunk) body(n0, std::min(chunk, batch - n0), cols, z);
+}
+
 }  // namespace
 
 detail::ConvDims::ConvDims(const Conv2dGeometry& g, Shape in, int c_out)
@@ -214,21 +227,13 @@ Tensor<S> detail::conv2d_image(const Tensor<S>& x, const Tensor<S>& weight, cons
   const ConvDims d(g, in, static_cast<int>(weight.cols()));
   const Eigen::Index p = d.positions();
   Tensor<S> out = tape.make(d.out_shape().size(), x.cols(), d.out_shape());
-  {
-    const Eigen::Index batch = x.cols();
-    const Eigen::Index chunk = chunk_samples(d, batch);
-    ScratchScope<S> scope(tape);
-    S* cols = scratch(tape, chunk * p, d.patch());
-    S* z = scratch(tape, chunk * p, d.channels_out);
-    for (Eigen::Index n0 = 0; n0 < batch; n0 += chunk) {
-      const Eigen::Index b = std::min(chunk, batch - n0);
-      for (Eigen::Index s = 0; s < b; ++s) im2col(d, x.data() + (n0 + s) * x.rows(), cols + s * p, b * p);
-      MatMap<S> y(z, b * p, d.channels_out);
-      y.noalias() = MatMap<S>(cols, b * p, d.patch()) * weight.value();
-      if (bias.defined()) y.rowwise() += bias.value().col(0).transpose();
-      to_sample_major(z, b, p, Eigen::Index{d.channels_out}, const_cast<S*>(out.data()) + n0 * out.rows());
-    }
-  }
+  for_each_chunk(tape, d, x.cols(), [&](Eigen::Index n0, Eigen::Index b, S* cols, S* z) {
+    for (Eigen::Index s = 0; s < b; ++s) im2col(d, x.data() + (n0 + s) * x.rows(), cols + s * p, b * p);
+    MatMap<S> y(z, b * p, d.channels_out);
+    y.noalias() = MatMap<S>(cols, b * p, d.patch()) * weight.value();
+    if (bias.defined()) y.rowwise() += bias.value().col(0).transpose();
+    to_sample_major(z, b, p, Eigen::Index{d.channels_out}, const_cast<S*>(out.data()) + n0 * out.rows());
+  });
   if (!tape.records(x, weight, bias)) return out;
   return tape.record(out, conv2d_vjp<S>, "conv2d", {x, weight, bias}, {}, pack(g, in));
 }
@@ -242,21 +247,13 @@ Tensor<S> detail::conv2d_input_grad(const Tensor<S>& out_bar, const Tensor<S>& w
   const Eigen::Index p = d.positions();
   Tensor<S> out = tape.make(in.size(), out_bar.cols(), in);
   tape.mutable_value(out).setZero();
-  {
-    const Eigen::Index batch = out_bar.cols();
-    const Eigen::Index chunk = chunk_samples(d, batch);
-    ScratchScope<S> scope(tape);
-    S* cols = scratch(tape, chunk * p, d.patch());
-    S* z = scratch(tape, chunk * p, d.channels_out);
-    for (Eigen::Index n0 = 0; n0 < batch; n0 += chunk) {
-      const Eigen::Index b = std::min(chunk, batch - n0);
-      to_position_major(out_bar.data() + n0 * out_bar.rows(), b, p, Eigen::Index{d.channels_out}, z);
-      MatMap<S>(cols, b * p, d.patch()).noalias() = MatMap<S>(z, b * p, d.channels_out) * weight.value().transpose();
-      for (Eigen::Index s = 0; s < b; ++s) {
-        col2im_add(d, cols + s * p, b * p, const_cast<S*>(out.data()) + (n0 + s) * out.rows());
-      }
+  for_each_chunk(tape, d, out_bar.cols(), [&](Eigen::Index n0, Eigen::Index b, S* cols, S* z) {
+    to_position_major(out_bar.data() + n0 * out_bar.rows(), b, p, Eigen::Index{d.channels_out}, z);
+    MatMap<S>(cols, b * p, d.patch()).noalias() = MatMap<S>(z, b * p, d.channels_out) * weight.value().transpose();
+    for (Eigen::Index s = 0; s < b; ++s) {
+      col2im_add(d, cols + s * p, b * p, const_cast<S*>(out.data()) + (n0 + s) * out.rows());
     }
-  }
+  });
   if (!tape.records(out_bar, weight)) return out;
   return tape.record(out, input_grad_vjp<S>, "conv2d_input_grad", {out_bar, weight}, {}, pack(g, in));
 }
@@ -272,19 +269,11 @@ Tensor<S> detail::conv2d_weight_grad(const Tensor<S>& x, const Tensor<S>& out_ba
   Tensor<S> out = tape.make(d.patch(), d.channels_out);
   auto w_bar = tape.mutable_value(out);
   w_bar.setZero();
-  {
-    const Eigen::Index batch = x.cols();
-    const Eigen::Index chunk = chunk_samples(d, batch);
-    ScratchScope<S> scope(tape);
-    S* cols = scratch(tape, chunk * p, d.patch());
-    S* z = scratch(tape, chunk * p, d.channels_out);
-    for (Eigen::Index n0 = 0; n0 < batch; n0 += chunk) {
-      const Eigen::Index b = std::min(chunk, batch - n0);
-      for (Eigen::Index s = 0; s < b; ++s) im2col(d, x.data() + (n0 + s) * x.rows(), cols + s * p, b * p);
-      to_position_major(out_bar.data() + n0 * out_bar.rows(), b, p, Eigen::Index{d.channels_out}, z);
-      w_bar.noalias() += MatMap<S>(cols, b * p, d.patch()).transpose() * MatMap<S>(z, b * p, d.channels_out);
-    }
-  }
+  for_each_chunk(tape, d, x.cols(), [&](Eigen::Index n0, Eigen::Index b, S* cols, S* z) {
+    for (Eigen::Index s = 0; s < b; ++s) im2col(d, x.data() + (n0 + s) * x.rows(), cols + s * p, b * p);
+    to_position_major(out_bar.data() + n0 * out_bar.rows(), b, p, Eigen::Index{d.channels_out}, z);
+    w_bar.noalias() += MatMap<S>(cols, b * p, d.patch()).transpose() * MatMap<S>(z, b * p, d.channels_out);
+  });
   if (!tape.records(x, out_bar)) return out;
   return tape.record(out, weight_grad_vjp<S>, "conv2d_weight_grad", {x, out_bar}, {}, pack(g, in));
 }

@@ -102,7 +102,7 @@ void matmul_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
 }
 
 template <Scalar S>
-void linear_backward(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
+void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   const Tensor<S>& x = n.in[0];
   const Tensor<S>& w = n.in[1];
   const Tensor<S>& b = n.in[2];
@@ -115,16 +115,11 @@ void linear_backward(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   else if (tape.wants(b)) tape.accumulate(b, sum(bar, Axis::kCols));
 }
 
-template <Scalar S>
-void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
-  linear_backward(tape, n, bar);
-}
-
 // y = f(z), z = linear: z_bar = bar * f'(y), then the linear VJP.
 template <Scalar S>
 void linear_activation_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   const auto kind = n.iattr[0] == 0 ? detail::UnaryKind::kTanh : detail::UnaryKind::kSigmoid;
-  linear_backward(tape, n, detail::output_activation_backward(kind, bar, n.out));
+  linear_vjp(tape, n, detail::output_activation_backward(kind, bar, n.out));
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, nn::Module<S>&
   for (const auto& [key, value] : file.metadata()) {
     if (key.starts_with(kExtra)) info.extra[key.substr(kExtra.size())] = value;
   }
-  // Stage both parts; nothing changes until both validated.
+  // Read both parts from the file before changing anything.
   const TensorFile weights = section(file, kModel);
   optim::OptimizerState<S> state;
   if (optimizer != nullptr) {
@@ -93,7 +93,8 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, nn::Module<S>&
       if (key.starts_with(kOptim)) state.scalars[key.substr(kOptim.size())] = parse<double>(file, key);
     }
   }
-  // Validate the model first without touching it (load into a staging copy of values).
+  // load_state_dict and import_state are each all-or-nothing; the model's values are
+  // kept so that a rejected optimizer state can put them back.
   std::vector<Matrix<S>> before;
   for (const nn::NamedParameter<S>& np : model.named_parameters()) before.push_back(np.param->value);
   for (const nn::NamedParameter<S>& np : model.named_buffers()) before.push_back(np.param->value);

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/expect_error.hpp"
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -55,15 +57,7 @@ TEST(OptimizerState, HoldsOnlyTheBuffersTheOptionsNeed) {
                                                         "0.weight.grad_avg", "0.weight.square_avg"}));
 }
 
-template <class E, class F>
-void expect_error(F&& body, const std::string& needle) {
-  try {
-    body();
-    FAIL() << "no exception; expected one mentioning '" << needle << "'";
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+using test::expect_error;
 
 class ImportRejects : public ::testing::Test {
  protected:

@@ -54,6 +54,18 @@ struct Problem {
   }
 };
 
+// Adam's and AdamW's shared fields from PyTorch's hyperparameters.
+template <class Options>
+Options adam_options(const nlohmann::json& hp) {
+  return Options{.lr = hp["lr"],
+                 .beta1 = hp["betas"][0],
+                 .beta2 = hp["betas"][1],
+                 .eps = hp["eps"],
+                 .weight_decay = hp["weight_decay"],
+                 .amsgrad = hp["amsgrad"],
+                 .maximize = hp["maximize"]};
+}
+
 // Options from PyTorch's full hyperparameter set of one config.
 template <Scalar S>
 std::unique_ptr<Optimizer<S>> make_optimizer(const nlohmann::json& config, std::vector<ParamView<S>> params) {
@@ -67,21 +79,9 @@ std::unique_ptr<Optimizer<S>> make_optimizer(const nlohmann::json& config, std::
                                                                   .nesterov = hp["nesterov"],
                                                                   .maximize = hp["maximize"]});
   if (kind == "torch.optim.Adam")
-    return std::make_unique<Adam<S>>(std::move(params), AdamOptions{.lr = hp["lr"],
-                                                                    .beta1 = hp["betas"][0],
-                                                                    .beta2 = hp["betas"][1],
-                                                                    .eps = hp["eps"],
-                                                                    .weight_decay = hp["weight_decay"],
-                                                                    .amsgrad = hp["amsgrad"],
-                                                                    .maximize = hp["maximize"]});
+    return std::make_unique<Adam<S>>(std::move(params), adam_options<AdamOptions>(hp));
   if (kind == "torch.optim.AdamW")
-    return std::make_unique<AdamW<S>>(std::move(params), AdamWOptions{.lr = hp["lr"],
-                                                                      .beta1 = hp["betas"][0],
-                                                                      .beta2 = hp["betas"][1],
-                                                                      .eps = hp["eps"],
-                                                                      .weight_decay = hp["weight_decay"],
-                                                                      .amsgrad = hp["amsgrad"],
-                                                                      .maximize = hp["maximize"]});
+    return std::make_unique<AdamW<S>>(std::move(params), adam_options<AdamWOptions>(hp));
   if (kind == "torch.optim.RMSprop")
     return std::make_unique<RmsProp<S>>(std::move(params), RmsPropOptions{.lr = hp["lr"],
                                                                           .alpha = hp["alpha"],

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/expect_error.hpp"
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -19,16 +21,7 @@ Matrix<double> column(std::initializer_list<double> values) {
 
 auto decay = [](Time, const Matrix<double>& y) -> Matrix<double> { return -y; };
 
-// Runs `body`, expects exception E, and that its message contains `needle`.
-template <class E, class F>
-void expect_error(F&& body, const std::string& needle) {
-  try {
-    body();
-    FAIL() << "no exception; expected one mentioning '" << needle << "'";
-  } catch (const E& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-  }
-}
+using test::expect_error;
 
 TEST(Errors, UnknownMethodNamesTheMethodAndTheKnownOnes) {
   Options opt;

@@ -47,6 +47,9 @@ Tensor<S> sum_to(const Tensor<S>& x, Eigen::Index rows, Eigen::Index cols);
 // which is its VJP).
 template <Scalar S>
 Tensor<S> pad_rows(const Tensor<S>& x, Eigen::Index begin, Eigen::Index rows, Shape shape = {});
+// x placed at columns [begin, begin + x.cols()) of zeros with `cols` columns.
+template <Scalar S>
+Tensor<S> pad_cols(const Tensor<S>& x, Eigen::Index begin, Eigen::Index cols);
 
 // Internal op: bar * f'(x) for the unary op `kind`, fused (see ops_unary.cpp).
 enum class UnaryKind {

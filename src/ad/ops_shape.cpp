@@ -1,4 +1,5 @@
-// Shape ops: concat, slice_rows (and its adjoint pad_rows), split, reshape,
+// Shape ops: concat, slice_rows/slice_cols (and their adjoints pad_rows/
+// pad_cols), split, reshape,
 // transpose, flatten.
 //
 // concat of n parts writes one result buffer and records a chain of nodes
@@ -89,6 +90,17 @@ void pad_rows_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
 }
 
 template <Scalar S>
+void slice_cols_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
+  const Tensor<S>& x = n.in[0];
+  tape.accumulate(x, detail::pad_cols(bar, n.iattr[0], x.cols()));
+}
+
+template <Scalar S>
+void pad_cols_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
+  tape.accumulate(n.in[0], slice_cols(bar, n.iattr[0], n.in[0].cols()));
+}
+
+template <Scalar S>
 void reshape_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   const Tensor<S>& x = n.in[0];
   tape.accumulate(x, reshape(bar, x.rows(), x.cols(), x.shape()));
@@ -174,6 +186,34 @@ Tensor<S> detail::pad_rows(const Tensor<S>& x, Eigen::Index begin, Eigen::Index 
 }
 
 template <Scalar S>
+Tensor<S> slice_cols(const Tensor<S>& x, Eigen::Index begin, Eigen::Index count) {
+  detail::require_defined(x, "slice_cols", "operand");
+  if (begin < 0 || count < 0 || begin + count > x.cols()) {
+    throw ShapeError(fmt::format("slice_cols: columns [{}, {}) are outside a tensor of {}", begin, begin + count,
+                                 x.shape_string()));
+  }
+  if (begin == 0 && count == x.cols()) return x;
+  Tape<S>& tape = x.tape();
+  Tensor<S> out = tape.make(x.rows(), count, x.shape());
+  tape.mutable_value(out) = x.value().middleCols(begin, count);
+  if (!tape.records(x)) return out;
+  return tape.record(out, slice_cols_vjp<S>, "slice_cols", {x}, {}, {static_cast<int>(begin)});
+}
+
+template <Scalar S>
+Tensor<S> detail::pad_cols(const Tensor<S>& x, Eigen::Index begin, Eigen::Index cols) {
+  Tape<S>& tape = x.tape();
+  if (begin == 0 && cols == x.cols()) return x;
+  Tensor<S> out = tape.make(x.rows(), cols, x.shape());
+  auto o = tape.mutable_value(out);
+  o.leftCols(begin).setZero();
+  o.middleCols(begin, x.cols()) = x.value();
+  o.rightCols(cols - begin - x.cols()).setZero();
+  if (!tape.records(x)) return out;
+  return tape.record(out, pad_cols_vjp<S>, "pad_cols", {x}, {}, {static_cast<int>(begin)});
+}
+
+template <Scalar S>
 std::vector<Tensor<S>> split(const Tensor<S>& x, std::span<const Eigen::Index> sizes) {
   detail::require_defined(x, "split", "operand");
   Eigen::Index total = 0;
@@ -236,6 +276,8 @@ Tensor<S> flatten(const Tensor<S>& x) {
   template Tensor<S> concat(std::span<const Tensor<S>>);                                             \
   template Tensor<S> concat(const Tensor<S>&, const Tensor<S>&);                                     \
   template Tensor<S> slice_rows(const Tensor<S>&, Eigen::Index, Eigen::Index);                       \
+  template Tensor<S> slice_cols(const Tensor<S>&, Eigen::Index, Eigen::Index);                       \
+  template Tensor<S> detail::pad_cols(const Tensor<S>&, Eigen::Index, Eigen::Index);                 \
   template Tensor<S> detail::pad_rows(const Tensor<S>&, Eigen::Index, Eigen::Index, Shape);          \
   template std::vector<Tensor<S>> split(const Tensor<S>&, std::span<const Eigen::Index>);            \
   template Tensor<S> reshape(const Tensor<S>&, Eigen::Index, Eigen::Index, Shape);                   \

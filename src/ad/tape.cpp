@@ -103,6 +103,21 @@ Tensor<S> Tape<S>::record(Tensor<S> out, typename Node<S>::Vjp vjp, const char* 
 }
 
 template <Scalar S>
+Tensor<S> Tape<S>::record_custom(Tensor<S> out, typename Node<S>::Vjp vjp, const char* op,
+                                 std::array<Tensor<S>, 3> in, std::shared_ptr<void> context) {
+  std::array<int, 6> iattr{};
+  iattr[5] = static_cast<int>(contexts_.size());
+  contexts_.push_back(std::move(context));
+  return record(out, vjp, op, in, {}, iattr);
+}
+
+template <Scalar S>
+Tensor<S> Tape<S>::gathered_grad(const Tensor<S>& t) const {
+  if (!t.requires_grad() || static_cast<std::size_t>(t.node()) >= nodes_.size()) return Tensor<S>();
+  return nodes_[static_cast<std::size_t>(t.node())].grad;
+}
+
+template <Scalar S>
 Matrix<S>* Tape<S>::parameter_grad(const Tensor<S>& input) {
   if (!into_parameters_ || !wants(input)) return nullptr;
   Parameter<S>* p = nodes_[static_cast<std::size_t>(input.node())].param;
@@ -261,12 +276,14 @@ template <Scalar S>
 void Tape<S>::reset() {
   arena_.reset();
   nodes_.clear();
+  contexts_.clear();
 }
 
 template <Scalar S>
 void Tape<S>::rewind(const Mark& m) {
   arena_.rewind(m.arena);
   nodes_.resize(std::min(nodes_.size(), m.nodes));
+  contexts_.resize(std::min(contexts_.size(), m.contexts));
 }
 
 template <Scalar S>

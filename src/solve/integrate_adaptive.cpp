@@ -5,6 +5,7 @@
 #include <odeflow/core/error.hpp>
 #include <odeflow/solve/dense_output.hpp>
 #include <odeflow/solve/detail/adaptive_loop.hpp>
+#include <odeflow/solve/detail/step_recorder.hpp>
 #include <odeflow/solve/rk_step.hpp>
 
 #include <fmt/format.h>
@@ -30,8 +31,9 @@ class DynamicRk {
   using Scalar = S;
   using State = Matrix<S>;
 
-  DynamicRk(const ButcherTableau& tableau, Rhs<S> f, Eigen::Index rows, Eigen::Index cols)
-      : tableau_(tableau), f_(f), rows_(rows), cols_(cols) {
+  DynamicRk(const ButcherTableau& tableau, Rhs<S> f, Eigen::Index rows, Eigen::Index cols,
+            StepRecorder<S>* recorder)
+      : tableau_(tableau), f_(f), rows_(rows), cols_(cols), recorder_(recorder) {
     work_.resize(tableau, rows, cols);
   }
 
@@ -55,7 +57,13 @@ class DynamicRk {
   void bind_dense(Time t0, Time t1, const State& y0, State* f1, bool f1_known, std::int64_t* nfe) {
     dense_.bind(&tableau_, f_, t0, t1, &y0, &work_.y1, &work_, f1, f1_known, nfe);
   }
-  void evaluate_dense(Time t, Matrix<S>& out) { dense_.evaluate(t, out); }
+  void evaluate_dense(Time t, Matrix<S>& out) {
+    dense_.evaluate(t, out);
+    if (recorder_ != nullptr) recorder_->output(t, work_, false);
+  }
+  void record_step(Time t0, Time dt, Time t1, const State& y0, bool jump) {
+    if (recorder_ != nullptr) recorder_->step(t0, dt, t1, y0, work_, jump);
+  }
   bool finish_dense() const { return dense_.f1_known(); }
 
  private:
@@ -64,6 +72,7 @@ class DynamicRk {
   Eigen::Index rows_, cols_;
   RkWork<S> work_;
   DenseStep<S> dense_;
+  StepRecorder<S>* recorder_;
 };
 
 }  // namespace
@@ -99,8 +108,9 @@ void throw_step_underflow(Time t, double dt, const Stats& stats, double last_rat
 
 template <Scalar S>
 Solution<S> integrate_adaptive_rk(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts,
-                                  const Options& options, const ButcherTableau& tableau) {
-  DynamicRk<S> stepper(tableau, f, y0.rows(), y0.cols());
+                                  const Options& options, const ButcherTableau& tableau,
+                                  StepRecorder<S>* recorder) {
+  DynamicRk<S> stepper(tableau, f, y0.rows(), y0.cols(), recorder);
   return adaptive_loop(stepper, y0, ts, options);
 }
 
@@ -108,7 +118,7 @@ Solution<S> integrate_adaptive_rk(Rhs<S> f, const Matrix<S>& y0, std::span<const
   template void throw_non_finite_f0<S>(Time, const S*, Eigen::Index, Eigen::Index);                  \
   template void throw_non_finite_state<S>(Time, double, Time, const S*, Eigen::Index, Eigen::Index); \
   template Solution<S> integrate_adaptive_rk<S>(Rhs<S>, const Matrix<S>&, std::span<const Time>,      \
-                                                const Options&, const ButcherTableau&);
+                                                const Options&, const ButcherTableau&, StepRecorder<S>*);
 ODEFLOW_INSTANTIATE(float)
 ODEFLOW_INSTANTIATE(double)
 #undef ODEFLOW_INSTANTIATE

@@ -2,6 +2,7 @@
 
 #include <odeflow/core/error.hpp>
 #include <odeflow/solve/dense_output.hpp>
+#include <odeflow/solve/detail/step_recorder.hpp>
 #include <odeflow/solve/rk_step.hpp>
 
 #include <fmt/format.h>
@@ -45,7 +46,8 @@ std::vector<Time> fixed_grid(std::span<const Time> ts, const Options& options) {
 
 template <Scalar S>
 Solution<S> integrate_fixed_rk(Rhs<S> f, const Matrix<S>& y0_in, std::span<const Time> ts,
-                               const Options& options, const ButcherTableau& tableau) {
+                               const Options& options, const ButcherTableau& tableau,
+                               StepRecorder<S>* recorder) {
   const std::vector<Time> grid = fixed_grid(ts, options);
   if (static_cast<std::int64_t>(grid.size() - 1) > options.max_num_steps)
     throw MaxStepsExceeded(fmt::format("the grid has {} steps, more than max_num_steps = {}",
@@ -79,16 +81,19 @@ Solution<S> integrate_fixed_rk(Rhs<S> f, const Matrix<S>& y0_in, std::span<const
     ++sol.stats.accepted;
     sol.stats.last_step = dt;
     if (options.on_step) options.on_step({t0, dt, 0.0, true});
+    if (recorder != nullptr) recorder->step(t0, dt, t1, y, work, false);
     Matrix<S>* f1_ptr = fsal ? &work.k[static_cast<std::size_t>(tableau.stages() - 1)] : &f1;
     dense.bind(&tableau, f, t0, t1, &y, &work.y1, &work, f1_ptr, fsal, &nfe);
     while (out < ts.size() && ts[out] <= t1) {
       sol.ys.emplace_back(y.rows(), y.cols());
-      if (linear && ts[out] != t1) {
+      const bool straight = linear && ts[out] != t1;
+      if (straight) {
         const S x = static_cast<S>((ts[out] - t0) / dt);
         sol.ys.back() = y + x * (work.y1 - y);
       } else {
         dense.evaluate(ts[out], sol.ys.back());
       }
+      if (recorder != nullptr) recorder->output(ts[out], work, straight);
       ++out;
     }
     if (out < ts.size()) {
@@ -107,9 +112,9 @@ Solution<S> integrate_fixed_rk(Rhs<S> f, const Matrix<S>& y0_in, std::span<const
 }
 
 template Solution<float> integrate_fixed_rk<float>(Rhs<float>, const Matrix<float>&, std::span<const Time>,
-                                                   const Options&, const ButcherTableau&);
+                                                   const Options&, const ButcherTableau&, StepRecorder<float>*);
 template Solution<double> integrate_fixed_rk<double>(Rhs<double>, const Matrix<double>&,
                                                      std::span<const Time>, const Options&,
-                                                     const ButcherTableau&);
+                                                     const ButcherTableau&, StepRecorder<double>*);
 
 }  // namespace odeflow::detail

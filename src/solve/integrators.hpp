@@ -13,15 +13,20 @@
 
 namespace odeflow::detail {
 
+template <Scalar S>
+class StepRecorder;
+
 // Adaptive explicit Runge–Kutta with error control (tableau.adaptive()).
 template <Scalar S>
 Solution<S> integrate_adaptive_rk(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts,
-                                  const Options& options, const ButcherTableau& tableau);
+                                  const Options& options, const ButcherTableau& tableau,
+                                  StepRecorder<S>* recorder = nullptr);
 
 // Explicit Runge–Kutta on the fixed grid of fixed_grid().
 template <Scalar S>
 Solution<S> integrate_fixed_rk(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts,
-                               const Options& options, const ButcherTableau& tableau);
+                               const Options& options, const ButcherTableau& tableau,
+                               StepRecorder<S>* recorder = nullptr);
 
 // Fixed-step Adams–Bashforth (implicit = false) or Adams–Bashforth–Moulton
 // PECE (implicit = true) of order options.max_order (default 4) on fixed_grid().

@@ -1,6 +1,7 @@
 #include "integrators.hpp"
 
 #include <odeflow/core/error.hpp>
+#include <odeflow/solve/detail/step_recorder.hpp>
 #include <odeflow/solve/odeint.hpp>
 #include <odeflow/solve/registry.hpp>
 
@@ -105,6 +106,41 @@ Solution<S> solve(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts, const
   sol.ts.assign(ts.begin(), ts.end());
   return sol;
 }
+
+namespace detail {
+
+template <Scalar S>
+Solution<S> solve_recorded(Rhs<S> f, const Matrix<S>& y0, std::span<const Time> ts, const Options& options,
+                           StepRecorder<S>& recorder) {
+  check_inputs(y0, ts, options);
+  const MethodInfo& method = find_method(options.method);
+  if (method.kind != MethodKind::kExplicitRk)
+    throw InvalidArgument(fmt::format("method '{}' cannot be differentiated through its steps; use an explicit "
+                                      "Runge-Kutta method or the adjoint",
+                                      options.method));
+  const bool fixed = !method.adaptive || options.step_size > 0.0 || !options.grid_points.empty();
+  auto run = [&](Rhs<S> g, std::span<const Time> times, const Options& opts) {
+    return fixed ? integrate_fixed_rk<S>(g, y0, times, opts, *method.tableau, &recorder)
+                 : integrate_adaptive_rk<S>(g, y0, times, opts, *method.tableau, &recorder);
+  };
+  if (ts.size() < 2 || ts[1] > ts[0]) return run(f, ts, options);
+  const std::vector<Time> s = negated_times(ts);
+  const Options reversed = reversed_options(options);
+  auto g = [&f](Time si, const Matrix<S>& z, Matrix<S>& dz) {
+    f(-si, z, dz);
+    dz = -dz;
+  };
+  Solution<S> sol = run(Rhs<S>(g), s, reversed);
+  sol.ts.assign(ts.begin(), ts.end());
+  return sol;
+}
+
+template Solution<float> solve_recorded<float>(Rhs<float>, const Matrix<float>&, std::span<const Time>,
+                                               const Options&, StepRecorder<float>&);
+template Solution<double> solve_recorded<double>(Rhs<double>, const Matrix<double>&, std::span<const Time>,
+                                                 const Options&, StepRecorder<double>&);
+
+}  // namespace detail
 
 template Solution<float> solve<float>(Rhs<float>, const Matrix<float>&, std::span<const Time>, const Options&);
 template Solution<double> solve<double>(Rhs<double>, const Matrix<double>&, std::span<const Time>,

@@ -47,6 +47,8 @@ void Options::validate() const {
     throw InvalidArgument("pcoeff + icoeff must be positive for the PI controller");
   check_range("first_step", first_step, 0.0, HUGE_VAL);
   check_range("min_step", min_step, 0.0, HUGE_VAL);
+  if (controlled_rows < 0)
+    throw InvalidArgument(fmt::format("controlled_rows = {} must be non-negative", controlled_rows));
   if (!(max_step > 0.0)) throw InvalidArgument(fmt::format("max_step = {} must be positive", max_step));
   if (min_step > max_step)
     throw InvalidArgument(fmt::format("min_step = {} exceeds max_step = {}", min_step, max_step));

@@ -84,6 +84,8 @@ template <Scalar S> Tensor<S> concat(std::span<const Tensor<S>> parts);
 template <Scalar S> Tensor<S> concat(const Tensor<S>& a, const Tensor<S>& b);
 // Rows [begin, begin + count).
 template <Scalar S> Tensor<S> slice_rows(const Tensor<S>& x, Eigen::Index begin, Eigen::Index count);
+// Columns [begin, begin + count) (samples of a batch; blocks of odeint's outputs).
+template <Scalar S> Tensor<S> slice_cols(const Tensor<S>& x, Eigen::Index begin, Eigen::Index count);
 // Consecutive row blocks of the given sizes (which must sum to x.rows()).
 template <Scalar S> std::vector<Tensor<S>> split(const Tensor<S>& x, std::span<const Eigen::Index> sizes);
 // Same elements in column-major order, new dimensions (and geometry).

@@ -23,6 +23,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -49,6 +50,7 @@ class Tape {
   struct Mark {
     Arena::Mark arena;
     std::size_t nodes = 0;
+    std::size_t contexts = 0;
   };
 
   Tape() = default;
@@ -91,7 +93,7 @@ class Tape {
 
   // ---- Memory -------------------------------------------------------------
   void reset();
-  Mark mark() const { return Mark{arena_.mark(), nodes_.size()}; }
+  Mark mark() const { return Mark{arena_.mark(), nodes_.size(), contexts_.size()}; }
   void rewind(const Mark& m);
   std::size_t node_count() const { return nodes_.size(); }
   // Arena bytes in use, and the most in use since construction or reset_peak().
@@ -119,6 +121,17 @@ class Tape {
   // Inside a VJP: whether `input` wants a cotangent in the current pass, and
   // adding one (summed with earlier contributions).
   bool wants(const Tensor<S>& input) const { return input.node() >= pass_stop_; }
+  // Ops whose VJP needs more than three tensors and a few numbers (odeint,
+  // events) keep their state in a context object that lives as long as the
+  // node (until reset() or a rewind past it); the VJP gets it back with
+  // context(node). The op's VJP may accumulate into any earlier tensor.
+  Tensor<S> record_custom(Tensor<S> out, typename Node<S>::Vjp vjp, const char* op, std::array<Tensor<S>, 3> in,
+                          std::shared_ptr<void> context);
+  void* context(const Node<S>& node) const { return contexts_[static_cast<std::size_t>(node.iattr[5])].get(); }
+  // The cotangent that the last backward() gathered for `t`, a variable()
+  // leaf or any tensor that is not a Parameter's (undefined when none
+  // reached it): backward() then serves as a VJP into parameters and inputs.
+  Tensor<S> gathered_grad(const Tensor<S>& t) const;
   void accumulate(const Tensor<S>& input, const Tensor<S>& bar);
   // Inside a VJP of a backward() pass that builds no graph: the gradient of
   // the Parameter behind `input` (sized), which the VJP may add its
@@ -133,6 +146,7 @@ class Tape {
 
   Arena arena_;
   std::vector<Node<S>> nodes_;
+  std::vector<std::shared_ptr<void>> contexts_;
   std::size_t peak_nodes_ = 0;
   bool recording_ = false;
   std::int32_t pass_stop_ = INT32_MAX;  // nodes below this get no cotangent

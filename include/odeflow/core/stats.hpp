@@ -11,6 +11,7 @@ struct Stats {
   std::int64_t rejected = 0;  // rejected steps (adaptive methods only)
   double first_step = 0.0;    // size of the first attempted step (|dt|)
   double last_step = 0.0;     // size of the last accepted step (|dt|)
+  double next_step = 0.0;     // adaptive methods: the step size proposed after the last accepted step (|dt|)
 
   std::int64_t steps() const { return accepted + rejected; }
 };

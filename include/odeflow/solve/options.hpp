@@ -69,6 +69,11 @@ struct Options {
   Tolerance rtol = 1e-7;
   Tolerance atol = 1e-9;
   Norm norm = Norm::kRms;
+  // 0: every component enters the error norm. n > 0: only the first n
+  // elements of the (column-major) state do, a seminorm; with per-component
+  // tolerances the state must then be one column. The adjoint solve uses it
+  // to leave the parameter integrals out of error control.
+  std::int64_t controlled_rows = 0;
 
   // Step-size control.
   Controller controller = Controller::kI;

@@ -16,6 +16,10 @@
 //   void bind_dense(Time t0, Time t1, const State& y0, State* f1, bool f1_known, std::int64_t* nfe);
 //   void evaluate_dense(Time t, Matrix<S>& out);   // DenseStep::evaluate
 //   bool finish_dense();               // whether *f1 now holds f(t1, y1)
+// and optionally
+//   void record_step(Time t0, Time dt, Time t1, const State& y0, bool jump);  // each accepted step
+//   bool stop_after(Time t0, Time t1, const State& y0);  // after each accepted step and its
+//                                      // outputs; true ends the solve there (events)
 //
 // Semantics (the contract of odeint's adaptive methods): Hairer's initial
 // step unless options.first_step, the controller of controller.hpp, steps
@@ -145,6 +149,7 @@ Solution<typename Stepper::Scalar> adaptive_loop(Stepper& st, const Matrix<typen
     if (accept) {
       ++sol.stats.accepted;
       sol.stats.last_step = dt;
+      if constexpr (requires { st.record_step(t, dt, t1, y, on_jump); }) st.record_step(t, dt, t1, y, on_jump);
       bool f1_known = fsal;
       if (ts[out] <= t1) {
         st.bind_dense(t, t1, y, fsal ? &st.k_last() : &f1, fsal, &nfe);
@@ -155,6 +160,8 @@ Solution<typename Stepper::Scalar> adaptive_loop(Stepper& st, const Matrix<typen
         }
         f1_known = st.finish_dense();
       }
+      if constexpr (requires { st.stop_after(t, t1, y); })
+        if (st.stop_after(t, t1, y)) break;
       if (out < ts.size()) {
         if (on_jump) {
           // f may jump at t1: restart from its value just after it.
@@ -176,6 +183,7 @@ Solution<typename Stepper::Scalar> adaptive_loop(Stepper& st, const Matrix<typen
     }
     dt = next_step_size(options, tableau.order, dt, ratio, accept, controller);
   }
+  sol.stats.next_step = dt;
   return sol;
 }
 

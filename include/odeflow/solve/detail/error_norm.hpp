@@ -43,6 +43,13 @@ template <class S, bool kMax, bool kScalarTol>
 template <class S>
 [[gnu::always_inline]] inline double error_norm(const S* err, const S* y0, const S* y1, Eigen::Index rows, Eigen::Index cols,
                          const Options& options) {
+  if (options.controlled_rows != 0) [[unlikely]] {
+    // A seminorm: only the first controlled_rows rows of a column state.
+    const Eigen::Index controlled = std::min<Eigen::Index>(options.controlled_rows, rows * cols);
+    Options whole = options;
+    whole.controlled_rows = 0;
+    return error_norm<S>(err, y0, y1, controlled, 1, whole);
+  }
   const bool scalar = options.rtol.is_scalar() && options.atol.is_scalar();
   if (options.norm == Norm::kMax)
     return scalar ? scaled_error<S, true, true>(err, y0, y1, rows, cols, options)

@@ -21,6 +21,10 @@ namespace odeflow::detail {
 // rows×cols state.
 template <class S>
 inline double scaled_norm(const S* x, const S* y, Eigen::Index rows, Eigen::Index cols, const Options& options) {
+  if (options.controlled_rows != 0) [[unlikely]] {
+    rows = std::min<Eigen::Index>(options.controlled_rows, rows * cols);
+    cols = 1;
+  }
   double sum = 0.0, max = 0.0;
   for (Eigen::Index col = 0; col < cols; ++col) {
     for (Eigen::Index row = 0; row < rows; ++row) {

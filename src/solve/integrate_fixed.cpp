@@ -11,7 +11,7 @@
 
 namespace odeflow::detail {
 
-std::vector<Time> fixed_grid(std::span<const Time> ts, const Options& options) {
+FixedGrid::FixedGrid(std::span<const Time> ts, const Options& options) {
   const Time start = ts.front(), end = ts.back();
   if (!options.grid_points.empty()) {
     const auto& g = options.grid_points;
@@ -23,9 +23,13 @@ std::vector<Time> fixed_grid(std::span<const Time> ts, const Options& options) {
         throw InvalidArgument(fmt::format("grid_points must be strictly monotone in the direction of ts: "
                                           "grid_points[{}] = {} after {}",
                                           i, g[i], g[i - 1]));
-    return g;
+    points_ = g;
+    return;
   }
-  if (options.step_size <= 0.0) return {ts.begin(), ts.end()};
+  if (options.step_size <= 0.0) {
+    points_.assign(ts.begin(), ts.end());
+    return;
+  }
   // A span within 1e-10 relative of a whole number of steps is taken as one,
   // so that rounding in (end − start)/h does not add a sliver of a step.
   const double ratio = (end - start) / options.step_size;
@@ -37,18 +41,24 @@ std::vector<Time> fixed_grid(std::span<const Time> ts, const Options& options) {
                                        "max_num_steps = {}",
                                        options.step_size, n, start, end, options.max_num_steps),
                            start, options.step_size);
-  const auto steps = static_cast<std::size_t>(n);
-  std::vector<Time> grid(steps + 1);
-  for (std::size_t i = 0; i < steps; ++i) grid[i] = start + static_cast<double>(i) * options.step_size;
-  grid[steps] = end;
-  return grid;
+  start_ = start;
+  end_ = end;
+  step_ = options.step_size;
+  steps_ = static_cast<std::size_t>(n);
+}
+
+std::vector<Time> fixed_grid(std::span<const Time> ts, const Options& options) {
+  const FixedGrid grid(ts, options);
+  std::vector<Time> out(grid.size());
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = grid[i];
+  return out;
 }
 
 template <Scalar S>
 Solution<S> integrate_fixed_rk(Rhs<S> f, const Matrix<S>& y0_in, std::span<const Time> ts,
                                const Options& options, const ButcherTableau& tableau,
                                StepRecorder<S>* recorder) {
-  const std::vector<Time> grid = fixed_grid(ts, options);
+  const FixedGrid grid(ts, options);
   if (static_cast<std::int64_t>(grid.size() - 1) > options.max_num_steps)
     throw MaxStepsExceeded(fmt::format("the grid has {} steps, more than max_num_steps = {}",
                                        grid.size() - 1, options.max_num_steps),

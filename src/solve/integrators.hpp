@@ -43,4 +43,21 @@ Solution<S> integrate_adams(Rhs<S> f, const Matrix<S>& y0, std::span<const Time>
 // when the span is not a multiple of it), or ts itself.
 std::vector<Time> fixed_grid(std::span<const Time> ts, const Options& options);
 
+// The same grid computed point by point: a step_size grid holds no memory
+// per step (adjoint solves over many steps stay flat in memory).
+class FixedGrid {
+ public:
+  FixedGrid(std::span<const Time> ts, const Options& options);
+  std::size_t size() const { return points_.empty() ? steps_ + 1 : points_.size(); }
+  Time operator[](std::size_t i) const {
+    if (!points_.empty()) return points_[i];
+    return i == steps_ ? end_ : start_ + static_cast<double>(i) * step_;
+  }
+
+ private:
+  std::vector<Time> points_;  // grid_points, or ts itself
+  Time start_ = 0, end_ = 0, step_ = 0;
+  std::size_t steps_ = 0;
+};
+
 }  // namespace odeflow::detail

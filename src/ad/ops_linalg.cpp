@@ -1,4 +1,5 @@
 // Matrix products and the fused Linear op.
+#include "fast_math.hpp"
 #include "op_support.hpp"
 
 #include <Eigen/Core>
@@ -173,7 +174,7 @@ Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>&
     z = linear(x, weight_t, bias);
   }
   auto y = detail::out_arr(z);
-  if (activation == FusedActivation::kTanh) y = y.tanh();
+  if (activation == FusedActivation::kTanh) detail::tanh_array(y, y);
   else y = (S(1) + (-y).exp()).inverse();
   const bool rec = bias.defined() ? tape.records(x, weight_t, bias) : tape.records(x, weight_t);
   return rec ? tape.record(z, linear_activation_vjp<S>, activation == FusedActivation::kTanh ? "linear_tanh" : "linear_sigmoid",

@@ -4,6 +4,7 @@
 //    unary_backward(bar, x, y) = bar * d, the first-order VJP;
 //  - the derivative of d, composed of differentiable ops, which makes
 //    unary_backward itself differentiable (second and higher orders).
+#include "fast_math.hpp"
 #include "op_support.hpp"
 
 #include <cmath>
@@ -45,7 +46,7 @@ void unary_value(UnaryKind kind, Attr at, detail::ConstArrayMap<S> x, detail::Ar
     case UnaryKind::kAbs: y = x.abs(); break;
     case UnaryKind::kSin: y = x.sin(); break;
     case UnaryKind::kCos: y = x.cos(); break;
-    case UnaryKind::kTanh: y = x.tanh(); break;
+    case UnaryKind::kTanh: detail::tanh_array(x, y); break;
     case UnaryKind::kSigmoid: y = sigmoid_of<decltype(x), S>(x); break;
     case UnaryKind::kSoftplus:
       y = (a * x > b).select(x, (a * x).exp().log1p() / a);

@@ -10,24 +10,44 @@
 
 namespace odeflow::ad::detail {
 
-// tanh to a few ulp. |x| < 0.625: x·(1 + z·P(z)/Q(z)), z = x², with the
-// rational approximation of Moshier's Cephes library (relative error
-// ~2e-16 there); otherwise sign(x)·(1 − 2/(exp(2|x|) + 1)), which has no
-// cancellation once |x| ≥ 0.625. NaN stays NaN, ±0 stays ±0, large |x|
-// gives ±1. Works on chunks held on the stack (no allocation).
+// tanh to a few ulp as one quotient per element (one exp, one division):
+// |x| < 0.625: x·(Q(z) + z·P(z))/Q(z), z = x², with the rational
+// approximation of Moshier's Cephes library (relative error ~2e-16 there);
+// otherwise sign(x)·(E − 1)/(E + 1), E = exp(2·min(|x|, 20)), which has no
+// cancellation once |x| ≥ 0.625 (and tanh(20) rounds to 1). NaN stays NaN,
+// ±0 stays ±0.
+namespace tanh_kernel {
+// One packet. Eigen 3.4's select is not vectorized, so this is written with
+// its packet primitives (pselect on comparison masks).
+template <class P>
+EIGEN_STRONG_INLINE P tanh_packet(const P& x) {
+  using namespace Eigen::internal;
+  const P a = pabs(x);
+  const P z = pmul(x, x);
+  const P e = pexp(pmul(pset1<P>(2.0), pmin(a, pset1<P>(20.0))));
+  const P p = psub(pmul(padd(pmul(pset1<P>(-9.64399179425052238628e-1), z), pset1<P>(-9.92877231001918586564e1)), z),
+                   pset1<P>(1.61468768441708447952e3));
+  const P q = padd(pmul(padd(pmul(padd(z, pset1<P>(1.12811678491632931402e2)), z), pset1<P>(2.23548839060100448583e3)), z),
+                   pset1<P>(4.84406305325125486048e3));
+  const P small = pcmp_lt(a, pset1<P>(0.625));
+  const P one = pset1<P>(1.0);
+  const P large_num = pselect(pcmp_lt(x, pset1<P>(0.0)), psub(one, e), psub(e, one));
+  const P num = pselect(small, pmul(x, padd(q, pmul(z, p))), large_num);
+  return pdiv(num, pselect(small, q, padd(e, one)));
+}
+}  // namespace tanh_kernel
+
 inline void tanh_into(const double* x, double* y, Eigen::Index n) {
-  constexpr Eigen::Index kChunk = 256;
-  using Chunk = Eigen::Array<double, Eigen::Dynamic, 1, 0, kChunk, 1>;
-  for (Eigen::Index at = 0; at < n; at += kChunk) {
-    const Eigen::Index m = std::min(kChunk, n - at);
-    const Eigen::Map<const Eigen::ArrayXd> xs(x + at, m);
-    const Chunk a = xs.abs();
-    const Chunk z = xs * xs;
-    const Chunk p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3;
-    const Chunk q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3;
-    const Chunk small = xs * (1.0 + z * p / q);  // x·(…), not x + x·…: keeps −0
-    const Chunk large = 1.0 - 2.0 / ((2.0 * a).exp() + 1.0);
-    Eigen::Map<Eigen::ArrayXd>(y + at, m) = (a < 0.625).select(small, (xs < 0.0).select(-large, large));
+  using P = Eigen::internal::packet_traits<double>::type;
+  constexpr Eigen::Index kSize = Eigen::internal::packet_traits<double>::size;
+  Eigen::Index i = 0;
+  for (; i + kSize <= n; i += kSize)
+    Eigen::internal::pstoreu(y + i, tanh_kernel::tanh_packet(Eigen::internal::ploadu<P>(x + i)));
+  if (i < n) {
+    double in[kSize] = {}, out[kSize];
+    std::copy(x + i, x + n, in);
+    Eigen::internal::pstoreu(out, tanh_kernel::tanh_packet(Eigen::internal::ploadu<P>(in)));
+    std::copy(out, out + (n - i), y + i);
   }
 }
 

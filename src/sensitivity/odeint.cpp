@@ -170,42 +170,56 @@ struct DenseWeights {
   double k[kMaxDenseStages] = {};
 };
 
-DenseWeights dense_weights(const ButcherTableau& tableau, Time t0, Time t1, Time t, bool linear) {
-  DenseWeights w;
-  if (linear) {
-    const double x = (t - t0) / (t1 - t0);
-    w.y0 = 1.0 - x;
-    w.y1 = x;
+class DenseBasis {
+ public:
+  explicit DenseBasis(const ButcherTableau& tableau)
+      : tableau_(tableau), total_(tableau.stages() + tableau.extra_stages()), basis_(3 + total_) {
+    y0_ = Matrix<double>::Zero(1, basis_);
+    y1_ = y0_;
+    f1_ = y0_;
+    out_ = y0_;
+    y0_(0, 0) = 1.0;
+    y1_(0, 1) = 1.0;
+    f1_(0, 2) = 1.0;
+    work_.resize(tableau, 1, basis_);
+  }
+
+  DenseWeights operator()(Time t0, Time t1, Time t, bool linear) {
+    DenseWeights w;
+    if (linear) {
+      const double x = (t - t0) / (t1 - t0);
+      w.y0 = 1.0 - x;
+      w.y1 = x;
+      return w;
+    }
+    for (int i = 0; i < total_; ++i) {
+      work_.k[static_cast<std::size_t>(i)].setZero(1, basis_);
+      work_.k[static_cast<std::size_t>(i)](0, 3 + i) = 1.0;
+    }
+    // Extra stages are evaluated by the interpolant in order: hand it their unit vectors.
+    int next_extra = tableau_.stages();
+    auto basis_rhs = [&](Time, const Matrix<double>&, Matrix<double>& dy) {
+      dy.setZero(1, basis_);
+      dy(0, 3 + next_extra++) = 1.0;
+    };
+    std::int64_t nfe = 0;
+    dense_.bind(&tableau_, Rhs<double>(basis_rhs), t0, t1, &y0_, &y1_, &work_, &f1_, true, &nfe);
+    dense_.evaluate(t, out_);
+    w.y0 = out_(0, 0);
+    w.y1 = out_(0, 1);
+    w.f1 = out_(0, 2);
+    for (int i = 0; i < total_; ++i) w.k[i] = out_(0, 3 + i);
     return w;
   }
-  const int total = tableau.stages() + tableau.extra_stages();
-  const Eigen::Index basis = 3 + total;
-  Matrix<double> y0 = Matrix<double>::Zero(1, basis), y1 = y0, f1 = y0, out(1, basis);
-  y0(0, 0) = 1.0;
-  y1(0, 1) = 1.0;
-  f1(0, 2) = 1.0;
-  RkWork<double> work;
-  work.resize(tableau, 1, basis);
-  for (int i = 0; i < total; ++i) {
-    work.k[static_cast<std::size_t>(i)].setZero(1, basis);
-    work.k[static_cast<std::size_t>(i)](0, 3 + i) = 1.0;
-  }
-  // Extra stages are evaluated by the interpolant in order: hand it their unit vectors.
-  int next_extra = tableau.stages();
-  auto basis_rhs = [&](Time, const Matrix<double>&, Matrix<double>& dy) {
-    dy.setZero(1, basis);
-    dy(0, 3 + next_extra++) = 1.0;
-  };
-  std::int64_t nfe = 0;
-  DenseStep<double> dense;
-  dense.bind(&tableau, Rhs<double>(basis_rhs), t0, t1, &y0, &y1, &work, &f1, true, &nfe);
-  dense.evaluate(t, out);
-  w.y0 = out(0, 0);
-  w.y1 = out(0, 1);
-  w.f1 = out(0, 2);
-  for (int i = 0; i < total; ++i) w.k[i] = out(0, 3 + i);
-  return w;
-}
+
+ private:
+  const ButcherTableau& tableau_;
+  int total_;
+  Eigen::Index basis_;
+  Matrix<double> y0_, y1_, f1_, out_;
+  RkWork<double> work_;
+  DenseStep<double> dense_;
+};
 
 // The reverse sweep through recorded steps (kDirect, and kCheckpoint one
 // segment at a time). Cotangents in the loop's time variable.
@@ -214,16 +228,18 @@ class Sweep {
  public:
   Sweep(const OdeintRecord<S>& rec, ad::Tape<S>& tape, Direction dir, BackwardStats& stats)
       : rec_(rec), tape_(tape), dir_(dir), stats_(stats), tableau_(*rec.tableau), rows_(rec.y0.rows()),
-        cols_(rec.y0.cols()) {
+        cols_(rec.y0.cols()), basis_(*rec.tableau) {
     const int total = tableau_.stages() + tableau_.extra_stages();
     kbar_.assign(static_cast<std::size_t>(total), Matrix<S>(rows_, cols_));
     stage_ = Matrix<S>(rows_, cols_);
     stage_bar_ = Matrix<S>(rows_, cols_);
     pending_ = Matrix<S>::Zero(rows_, cols_);
+    y0bar_ = Matrix<S>(rows_, cols_);
+    f1bar_ = Matrix<S>(rows_, cols_);
   }
 
   // Cotangent of the loop's f (g(s, y) = −f(−s, y) when reversed) at (s, y).
-  void g_vjp(Time s, const Matrix<S>& y, const Matrix<S>& bar, Matrix<S>& y_bar) {
+  void g_vjp(Time s, const Eigen::Ref<const Matrix<S>>& y, const Matrix<S>& bar, Matrix<S>& y_bar) {
     ++stats_.nfe;
     if (!dir_.reversed) {
       rec_.dyn.vjp(tape_, s, y, bar, y_bar);
@@ -243,8 +259,10 @@ class Sweep {
     const bool fsal = tableau_.fsal();
     for (Matrix<S>& kb : kbar_) kb.setZero();
     bool extras_used = false;
-    Matrix<S> f1bar;
-    Matrix<S> y0bar = Matrix<S>::Zero(rows_, cols_);
+    bool f1_used = false;
+    Matrix<S>& f1bar = f1bar_;
+    Matrix<S>& y0bar = y0bar_;
+    y0bar.setZero();
     if (fsal && pending_live_) {
       kbar_[static_cast<std::size_t>(s - 1)] += pending_;
       pending_live_ = false;
@@ -254,7 +272,7 @@ class Sweep {
       --next_output_;
       const OutputMeta& o = outputs[next_output_];
       const Matrix<S>& gk = g[next_output_];
-      const DenseWeights w = dense_weights(tableau_, m.t0, m.t1, o.t, o.linear);
+      const DenseWeights w = basis_(m.t0, m.t1, o.t, o.linear);
       y0bar += static_cast<S>(w.y0) * gk;
       ybar += static_cast<S>(w.y1) * gk;
       for (int i = 0; i < s + e; ++i) {
@@ -263,11 +281,12 @@ class Sweep {
         if (i >= s) extras_used = true;
       }
       if (w.f1 != 0.0) {
-        if (f1bar.size() == 0) f1bar = Matrix<S>::Zero(rows_, cols_);
+        if (!f1_used) f1bar.setZero();
+        f1_used = true;
         f1bar += static_cast<S>(w.f1) * gk;
       }
     }
-    if (f1bar.size() != 0) {
+    if (f1_used) {
       if (fsal) {
         kbar_[static_cast<std::size_t>(s - 1)] += f1bar;
       } else {
@@ -315,7 +334,7 @@ class Sweep {
       pending_ = kbar_[0];
       pending_live_ = true;
     } else {
-      g_vjp(m.k0_time, Matrix<S>(Map(y0, rows_, cols_)), kbar_[0], stage_bar_);
+      g_vjp(m.k0_time, Map(y0, rows_, cols_), kbar_[0], stage_bar_);
       y0bar += stage_bar_;
     }
     ybar = y0bar;
@@ -332,8 +351,9 @@ class Sweep {
   BackwardStats& stats_;
   const ButcherTableau& tableau_;
   Eigen::Index rows_, cols_;
+  DenseBasis basis_;
   std::vector<Matrix<S>> kbar_;
-  Matrix<S> stage_, stage_bar_, pending_;
+  Matrix<S> stage_, stage_bar_, pending_, y0bar_, f1bar_;
   bool pending_live_ = false;
   std::size_t next_output_ = 0;
 };
@@ -371,7 +391,10 @@ Matrix<S> discrete_vjp(OdeintRecord<S>& rec, ad::Tape<S>& tape, std::span<const 
       for (int j = 0; j < s; ++j) k[static_cast<std::size_t>(j)] = base + (j + 1) * n;
       for (int j = 0; j < e; ++j)
         k[static_cast<std::size_t>(s + j)] = m.extra == StepMeta::kNone ? nullptr : record.data(m.extra) + j * n;
-      y1m = i + 1 < steps.size() ? Matrix<S>(Map(record.data(steps[i + 1].data), rows, cols)) : record.y_end();
+      if (i + 1 < steps.size())
+        y1m = Map(record.data(steps[i + 1].data), rows, cols);
+      else
+        y1m = record.y_end();
       sweep.step(i, m, base, k.data(), y1m.data(), y1m, later, ybar);
     }
     return ybar + g[0];

@@ -1,4 +1,4 @@
-// Shape ops (concat, slice_rows, split, reshape, transpose, flatten): VJPs
+// Shape ops (concat, slice_rows, slice_cols, split, reshape, transpose, flatten): VJPs
 // and second order against finite differences on random shapes, the values
 // they move around, image geometry, and their error messages.
 #include <odeflow/ad/gradcheck.hpp>
@@ -47,6 +47,11 @@ const OpCase kCases[] = {
      -2, 2, true, "fr"},
     {"slice_rows", 1, [](Tape<double>&, Inputs x) { return square(slice_rows(x[0], 1, x[0].rows() - 2)); }, -2, 2,
      true, "d"},
+    {"slice_cols", 1,
+     [](Tape<double>&, Inputs x) {
+       return add(square(slice_cols(x[0], x[0].cols() - 1, 1)), sum(slice_cols(x[0], 0, (x[0].cols() + 1) / 2)));
+     },
+     -2, 2, true, "d"},
     {"slice_across_concat", 2,
      [](Tape<double>&, Inputs x) { return square(slice_rows(concat(x[0], x[1]), 1, x[0].rows())); }, -2, 2, true,
      "fd"},
@@ -211,6 +216,7 @@ TEST(ShapeErrors, SliceOutsideTheRowsIsRefused) {
   const T x = tape.zeros(4, 3);
   expect_error<ShapeError>([&] { slice_rows(x, 2, 3); }, "slice_rows: rows [2, 5) are outside a tensor of 4x3");
   expect_error<ShapeError>([&] { slice_rows(x, -1, 2); }, "slice_rows: rows [-1, 1)");
+  expect_error<ShapeError>([&] { slice_cols(x, 1, 3); }, "slice_cols: columns [1, 4) are outside a tensor of 4x3");
 }
 
 TEST(ShapeErrors, SplitSizesMustSumToTheRows) {

@@ -6,6 +6,7 @@
 #include <odeflow/core/types.hpp>
 #include <odeflow/io/safetensors.hpp>
 #include <odeflow/sensitivity/odeint.hpp>
+#include <odeflow/solve/event.hpp>
 #include <odeflow/solve/odeint.hpp>
 #include <odeflow/solve/options.hpp>
 #include <odeflow/solve/registry.hpp>

@@ -40,7 +40,7 @@ if(NOT found_dir MATCHES "${real_prefix}/")
 endif()
 
 run_step("build examples" ${CMAKE_COMMAND} --build ${build} --config ${BUILD_TYPE})
-foreach(example lorenz batch_rotation)
+foreach(example lorenz batch_rotation bouncing_ball)
   run_step("run ${example}" ${build}/${example})
   message(STATUS "${step_output}")
 endforeach()

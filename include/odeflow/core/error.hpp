@@ -7,7 +7,8 @@
 //   ├─ SolverError             failure during a solve (carries t and dt)
 //   │  ├─ NonFiniteError       NaN/Inf in the state or derivative
 //   │  ├─ StepSizeUnderflow    the step size fell below what t can resolve
-//   │  └─ MaxStepsExceeded     more than Options::max_num_steps steps
+//   │  ├─ MaxStepsExceeded     more than Options::max_num_steps steps
+//   │  └─ EventNotFound        odeint_event reached its t_end without an event
 //   └─ IoError                 a file could not be read or written (carries the path)
 //      └─ FormatError          a file's contents are malformed or do not match what
 //                              was asked for (carries the path and the tensor name)
@@ -62,6 +63,11 @@ class StepSizeUnderflow : public SolverError {
 };
 
 class MaxStepsExceeded : public SolverError {
+ public:
+  using SolverError::SolverError;
+};
+
+class EventNotFound : public SolverError {
  public:
   using SolverError::SolverError;
 };

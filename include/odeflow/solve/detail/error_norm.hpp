@@ -38,18 +38,27 @@ template <class S, bool kMax, bool kScalarTol>
   return acc;
 }
 
+// The norm below over the first n elements only (Options::controlled_rows):
+// out of line, so the inlined common case keeps compile-time sizes.
+template <class S>
+[[gnu::noinline]] inline double seminorm_error(const S* err, const S* y0, const S* y1, Eigen::Index n,
+                                               const Options& options) {
+  const bool scalar = options.rtol.is_scalar() && options.atol.is_scalar();
+  if (options.norm == Norm::kMax)
+    return scalar ? scaled_error<S, true, true>(err, y0, y1, n, 1, options)
+                  : scaled_error<S, true, false>(err, y0, y1, n, 1, options);
+  const double sum = scalar ? scaled_error<S, false, true>(err, y0, y1, n, 1, options)
+                            : scaled_error<S, false, false>(err, y0, y1, n, 1, options);
+  return std::sqrt(sum / static_cast<double>(n));
+}
+
 // options.norm of err / (atol + rtol·max(|y0|, |y1|)); NaN when any component
 // is NaN. Always inlined: with a compile-time size the loops then unroll.
 template <class S>
 [[gnu::always_inline]] inline double error_norm(const S* err, const S* y0, const S* y1, Eigen::Index rows, Eigen::Index cols,
                          const Options& options) {
-  if (options.controlled_rows != 0) [[unlikely]] {
-    // A seminorm: only the first controlled_rows rows of a column state.
-    const Eigen::Index controlled = std::min<Eigen::Index>(options.controlled_rows, rows * cols);
-    Options whole = options;
-    whole.controlled_rows = 0;
-    return error_norm<S>(err, y0, y1, controlled, 1, whole);
-  }
+  if (options.controlled_rows != 0) [[unlikely]]
+    return seminorm_error<S>(err, y0, y1, std::min<Eigen::Index>(options.controlled_rows, rows * cols), options);
   const bool scalar = options.rtol.is_scalar() && options.atol.is_scalar();
   if (options.norm == Norm::kMax)
     return scalar ? scaled_error<S, true, true>(err, y0, y1, rows, cols, options)

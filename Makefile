@@ -1,7 +1,8 @@
 # The README's two commands; everything else is CMake.
 #
 #   make demo   install missing Debian packages, build (Release, build/) and run
-#               `odeflow demo` (plots and summary.json in out/)
+#               `odeflow demo spiral`: train torchdiffeq's ode_demo spiral (plots,
+#               summary.json and a checkpoint in out/)
 #   make test   install missing Debian packages, build, run the whole suite under
 #               AddressSanitizer + UBSan (build-asan/), fuzz the safetensors
 #               reader for FUZZ_SECONDS (`make fuzz`, build-fuzz/), then run the
@@ -39,7 +40,7 @@ FUZZ_OPTIONS := -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -dict=
 .PHONY: demo test fuzz deps build build-asan clean
 
 demo: deps build
-	$(ODEFLOW) demo --out out
+	$(ODEFLOW) demo spiral --out out
 
 test: deps build build-asan
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)

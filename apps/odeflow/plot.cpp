@@ -27,7 +27,7 @@ namespace {
 
 // cmap0 indices: 0 background, 1 axes and text, 2.. line colours (Tableau 10).
 constexpr int kBackground = 0;
-constexpr int kInk = 1;
+constexpr int kInk = kInkColor;
 constexpr int kFirstLine = 2;
 constexpr std::array<std::array<int, 3>, 12> kPalette{{{255, 255, 255},
                                                        {30, 30, 30},
@@ -46,8 +46,6 @@ constexpr int kLineColors = static_cast<int>(kPalette.size()) - kFirstLine;
 // Vertical extent of the panels (normalized page coordinates).
 constexpr double kBottom = 0.13;
 constexpr double kTop = 0.90;
-
-int line_color(std::size_t i) { return kFirstLine + static_cast<int>(i % kLineColors); }
 
 // PLplot exits the process on fatal errors; make that exit look like ours.
 int on_plplot_exit(const char* message) {
@@ -152,29 +150,37 @@ void check(const TrajectoryPlot& plot) {
 
 }  // namespace
 
-void write_trajectory_png(const std::string& path, const TrajectoryPlot& plot) {
-  check(plot);
+int line_color(std::size_t i) { return kFirstLine + static_cast<int>(i % kLineColors); }
+
+void begin_png(const std::string& path, int width, int height) {
   if (!std::ofstream(path)) throw std::runtime_error(fmt::format("cannot write plot file '{}'", path));
   require_pngcairo();
 
   plsexit(on_plplot_exit);
   plsdev("pngcairo");
   plsfnam(path.c_str());
-  const bool phase = plot.phase.has_value();
-  plspage(0.0, 0.0, phase ? 1500 : 1000, 560, 0, 0);
+  plspage(0.0, 0.0, width, height, 0, 0);
   plscmap0n(static_cast<PLINT>(kPalette.size()));
   for (std::size_t i = 0; i < kPalette.size(); ++i)
     plscol0(static_cast<PLINT>(i), kPalette[i][0], kPalette[i][1], kPalette[i][2]);
   plinit();
   pladv(0);
   plschr(0.0, 0.8);
+}
+
+void end_png() { plend(); }
+
+void write_trajectory_png(const std::string& path, const TrajectoryPlot& plot) {
+  check(plot);
+  const bool phase = plot.phase.has_value();
+  begin_png(path, phase ? 1500 : 1000, 560);
   if (phase) {
     draw_time_panel(plot, 0.06, 0.56);
     draw_phase_panel(plot, (*plot.phase)[0], (*plot.phase)[1], 0.64, 0.98);
   } else {
     draw_time_panel(plot, 0.08, 0.97);
   }
-  plend();
+  end_png();
 }
 
 }  // namespace odeflow::cli

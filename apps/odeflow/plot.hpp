@@ -29,4 +29,13 @@ struct TrajectoryPlot {
 
 void write_trajectory_png(const std::string& path, const TrajectoryPlot& plot);
 
+// For other figures (the spiral demo's): begin_png opens a width x height
+// pixel page with the palette and text size of every odeflow plot (throws as
+// above); draw with PLplot calls, then end_png() writes the file.
+void begin_png(const std::string& path, int width, int height);
+void end_png();
+// Palette (cmap0) indices: the axes and text colour, and line colour i.
+constexpr int kInkColor = 1;
+int line_color(std::size_t i);
+
 }  // namespace odeflow::cli

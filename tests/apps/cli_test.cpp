@@ -1,5 +1,5 @@
 // The odeflow command-line tool, run as a subprocess: output formats, plots,
-// the demo, and error handling (one-line message, exit status 2).
+// the demos, and error handling (one-line message, exit status 2).
 #include <odeflow/odeflow.hpp>
 
 #include <fmt/format.h>
@@ -178,9 +178,9 @@ TEST_F(Cli, MethodsListsEveryRegisteredMethod) {
   for (const MethodInfo& m : methods()) EXPECT_NE(r.out.find(std::string(m.name)), std::string::npos) << m.name;
 }
 
-TEST_F(Cli, DemoWritesPlotsAndASummary) {
+TEST_F(Cli, ClassicDemoWritesPlotsAndASummary) {
   const fs::path out = dir_ / "demo";
-  const RunResult r = run("demo --out '" + out.string() + "'");
+  const RunResult r = run("demo classic --out '" + out.string() + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   for (const char* png : {"lorenz.png", "vdp.png", "kepler.png"})
     EXPECT_GT(fs::file_size(out / png), 1000u) << png;
@@ -189,6 +189,43 @@ TEST_F(Cli, DemoWritesPlotsAndASummary) {
   // Kepler is checked against its exact solution: dopri5 at 1e-8 must be close.
   EXPECT_LT(summary["cases"][2]["max_abs_error"].get<double>(), 1e-4);
   EXPECT_EQ(summary["method_comparison"]["rows"].size(), methods().size());
+}
+
+TEST_F(Cli, SpiralDemoTrainsAndWritesPlotsSummaryAndCheckpoint) {
+  const fs::path out = dir_ / "spiral";
+  const RunResult r = run("demo spiral --iterations 6 --test-freq 3 --batch-size 5 --quiet --out '" + out.string() + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "");  // --quiet
+  EXPECT_EQ(r.err, "");
+  for (const char* png : {"trajectories.png", "phase.png", "vector_field.png", "loss.png"})
+    EXPECT_EQ(read_file(out / png).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << png;
+  EXPECT_GT(fs::file_size(out / "checkpoint.safetensors"), 1000u);
+  const auto summary = nlohmann::json::parse(read_file(out / "summary.json"));
+  EXPECT_EQ(summary["demo"], "spiral");
+  EXPECT_EQ(summary["settings"]["gradient"], "direct");
+  EXPECT_EQ(summary["settings"]["batch_size"], 5);
+  EXPECT_EQ(summary["final"]["iteration"], 6);
+  EXPECT_EQ(summary["iterations_run"], 6);
+  EXPECT_GT(summary["nfe"]["forward_mean"].get<double>(), 0.0);
+  EXPECT_GT(summary["nfe"]["backward_mean"].get<double>(), 0.0);
+  EXPECT_GT(summary["timing"]["iteration_median_seconds"].get<double>(), 0.0);
+  ASSERT_EQ(summary["history"].size(), 3u);  // iterations 0, 3, 6
+  EXPECT_EQ(summary["history"][2]["full_trajectory_loss"], summary["final"]["full_trajectory_loss"]);
+}
+
+TEST_F(Cli, SpiralDemoResumedContinuesExactlyAsAnUninterruptedRun) {
+  const std::string common = " --gradient adjoint --batch-size 4 --test-freq 2 --quiet --out '";
+  const fs::path straight = dir_ / "straight", split = dir_ / "split";
+  ASSERT_EQ(run("demo spiral --iterations 6" + common + straight.string() + "'").status, 0);
+  ASSERT_EQ(run("demo spiral --iterations 2" + common + split.string() + "'").status, 0);
+  const RunResult r = run("demo spiral --iterations 6 --resume" + common + split.string() + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto a = nlohmann::json::parse(read_file(straight / "summary.json"));
+  const auto b = nlohmann::json::parse(read_file(split / "summary.json"));
+  EXPECT_EQ(b["resumed_from"], 2);
+  EXPECT_EQ(b["iterations_run"], 4);
+  EXPECT_EQ(b["final"]["full_trajectory_loss"], a["final"]["full_trajectory_loss"]);  // bit-identical
+  EXPECT_EQ(b["history"], a["history"]);
 }
 
 void expect_one_line_error(const RunResult& r, const std::string& needle) {
@@ -220,6 +257,15 @@ TEST_F(Cli, UnwritablePlotPathExitsWithStatus2BeforeAnyOutput) {
 
 TEST_F(Cli, SolverFailureExitsWithStatus2) {
   expect_one_line_error(run("solve lorenz --max-steps 10"), "max_num_steps");
+}
+
+TEST_F(Cli, SpiralDemoRejectsBadOptionsWithOneLine) {
+  expect_one_line_error(run("demo spiral --gradient sideways"), "--gradient 'sideways'");
+  expect_one_line_error(run("demo spiral --batch-size 0"), "--batch-size must be in [1, 990]");
+  expect_one_line_error(run("demo spiral --iterations 0"), "--iterations must be at least 1");
+  expect_one_line_error(run("demo spiral --float --double"), "--double");
+  expect_one_line_error(run("demo spiral --method no_such_method"), "no_such_method");
+  expect_one_line_error(run("demo spiral --resume --out '" + (dir_ / "empty").string() + "'"), "no checkpoint");
 }
 
 }  // namespace

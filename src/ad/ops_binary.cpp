@@ -140,7 +140,16 @@ Tensor<S> broadcast_to(const Tensor<S>& x, Eigen::Index rows, Eigen::Index cols)
   }
   if (x.rows() == rows && x.cols() == cols) return x;
   Tensor<S> out = x.tape().make(rows, cols, x.rows() == rows ? x.shape() : Shape{});
-  out_arr(out) = arr(x).replicate(rows / x.rows(), cols / x.cols());
+  // Per column rather than replicate() with run-time factors, which costs
+  // hundreds of instructions even for a 1x1 seed (the loss's backward).
+  auto o = out_arr(out);
+  if (x.rows() == rows) {
+    for (Eigen::Index j = 0; j < cols; ++j) o.col(j) = arr(x).col(0);
+  } else if (x.cols() == cols) {
+    for (Eigen::Index j = 0; j < cols; ++j) o.col(j).setConstant(x.data()[j]);
+  } else {
+    o.setConstant(x.data()[0]);
+  }
   return x.tape().records(x) ? x.tape().record(out, broadcast_to_vjp<S>, "broadcast_to", {x}) : out;
 }
 

@@ -4,29 +4,70 @@
 
 #include <Eigen/Core>
 
+#include <array>
+#include <cstddef>
+#include <cstring>
+
 namespace odeflow::ad {
 namespace {
 
-// Eigen's blocked matrix product packs its operands into buffers it takes
-// from the heap once they outgrow its stack limit (128 KiB): a 256x256 by
-// 256x512 product would allocate on every call. These buffers come from the
-// tape's arena instead and are handed back right after the product, so a
-// repeated pass stays allocation-free (tape.hpp). Sizes follow Eigen's own
-// cache-based heuristic, as its default blocking would choose.
+// Blocking of Eigen's packed product, as its own cache-based heuristic
+// would choose. That heuristic costs about a hundred instructions a call, as
+// much as a whole small product's bookkeeping, so each thread remembers it
+// for the last shapes seen (a training loop repeats the same few shapes).
+// Eigen's cache sizes are read when a shape first misses the cache.
+struct BlockSizes {
+  Eigen::Index m = -1, n = -1, depth = -1;
+  Eigen::Index mc = 0, nc = 0, kc = 0;
+};
+
+template <Scalar S>
+const BlockSizes& block_sizes(Eigen::Index m, Eigen::Index n, Eigen::Index depth) {
+  constexpr std::size_t kSlots = 16;  // direct-mapped by a hash of the shape
+  thread_local std::array<BlockSizes, kSlots> cache;
+  const std::size_t hash = static_cast<std::size_t>(m) * 0x9E3779B1 + static_cast<std::size_t>(n) * 0x85EBCA77 +
+                           static_cast<std::size_t>(depth) * 0xC2B2AE3D;
+  BlockSizes& e = cache[(hash >> 7) % kSlots];
+  if (e.m != m || e.n != n || e.depth != depth) {
+    e = BlockSizes{m, n, depth, m, n, depth};
+    Eigen::internal::computeProductBlockingSizes<S, S, 1>(e.kc, e.mc, e.nc, Eigen::Index{1});
+  }
+  return e;
+}
+
+// Eigen's packed product takes its packing buffers from the stack up to
+// EIGEN_STACK_ALLOCATION_LIMIT (128 KiB each) and from the heap beyond: a
+// 256x256 by 256x512 product would allocate on every call. Beyond the limit
+// they come from the tape's arena instead and are handed back right after
+// the product, so a repeated pass stays allocation-free (tape.hpp); below
+// it, null buffers leave the stack to Eigen.
 template <Scalar S>
 class ArenaBlocking : public Eigen::internal::level3_blocking<S, S> {
  public:
   ArenaBlocking(Tape<S>& tape, Eigen::Index m, Eigen::Index n, Eigen::Index depth) {
-    this->m_mc = m;
-    this->m_nc = n;
-    this->m_kc = depth;
-    Eigen::internal::computeProductBlockingSizes<S, S, 1>(this->m_kc, this->m_mc, this->m_nc, Eigen::Index{1});
-    this->m_blockA = scratch(tape, this->m_mc * this->m_kc);
-    this->m_blockB = scratch(tape, this->m_kc * this->m_nc);
+    const BlockSizes& b = block_sizes<S>(m, n, depth);
+    this->m_mc = b.mc;
+    this->m_nc = b.nc;
+    this->m_kc = b.kc;
+    constexpr Eigen::Index kStackLimit = EIGEN_STACK_ALLOCATION_LIMIT / sizeof(S);
+    if (b.mc * b.kc <= kStackLimit && b.kc * b.nc <= kStackLimit) return;
+    tape_ = &tape;
+    mark_ = tape.mark();
+    this->m_blockA = scratch(tape, b.mc * b.kc);
+    this->m_blockB = scratch(tape, b.kc * b.nc);
   }
+  // The buffers only: no node is added while the product runs.
+  ~ArenaBlocking() {
+    if (tape_ != nullptr) tape_->rewind(mark_);
+  }
+  ArenaBlocking(const ArenaBlocking&) = delete;
+  ArenaBlocking& operator=(const ArenaBlocking&) = delete;
 
  private:
   static S* scratch(Tape<S>& tape, Eigen::Index size) { return const_cast<S*>(tape.make(size, 1).data()); }
+
+  Tape<S>* tape_ = nullptr;
+  typename Tape<S>::Mark mark_;
 };
 
 template <Scalar S, int kOrderA, int kOrderB, class C>
@@ -37,29 +78,112 @@ void blocked_product(const Tensor<S>& a, const Tensor<S>& b, C& c, Eigen::Index 
                                                          b.rows(), c.data(), 1, c.rows(), S(1), blocking, nullptr);
 }
 
-// c = op(a) op(b), or c += op(a) op(b) with `add` (c already sized). Vector-shaped and tiny products take
-// Eigen's expressions (matrix-vector kernels and coefficient loops need no
-// buffers); depth-1 products (a weight gradient at batch 1) the outer product,
-// which Eigen's heuristic would send through the packing GEMM; the rest the
-// blocked kernel with arena buffers.
-template <Scalar S, class C>
-void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>& b, bool tb, bool add = false) {
-  const Eigen::Index depth = ta ? a.rows() : a.cols();
-  if (depth == 1) {
-    // op(a) is one column and op(b) one row, contiguous whatever the transposes.
-    const S* u = a.data();
-    const S* v = b.data();
-    for (Eigen::Index j = 0; j < c.cols(); ++j) {
-      S* column = c.data() + j * c.rows();
-      if (add) {
-        for (Eigen::Index i = 0; i < c.rows(); ++i) column[i] += u[i] * v[j];
-      } else {
-        for (Eigen::Index i = 0; i < c.rows(); ++i) column[i] = u[i] * v[j];
+// What a product starts from: zeros (c = op(a) op(b)), c itself (c +=), or
+// a bias per row (c = bias + op(a) op(b), a Linear's output).
+enum class Start { kZero, kC, kBias };
+
+// Columns shorter than this do not vectorize: loops over them run along rows.
+constexpr Eigen::Index kShortColumn = 8;
+
+// The bias in every column of c (m x n), ahead of a product that adds to it.
+// memcpy per column: Eigen's column copy peels to alignment element by element.
+template <Scalar S>
+void fill_columns(S* __restrict c, const S* __restrict bias, Eigen::Index m, Eigen::Index n) {
+  if (m < kShortColumn) {
+    for (Eigen::Index j = 0; j < n; ++j) {
+      for (Eigen::Index i = 0; i < m; ++i) c[i + j * m] = bias[i];
+    }
+    return;
+  }
+  for (Eigen::Index j = 0; j < n; ++j) std::memcpy(c + j * m, bias, sizeof(S) * static_cast<std::size_t>(m));
+}
+
+// c = start + op(a) op(b) for a depth K of at most kSmallDepth, written out:
+// Eigen's blocked kernel would first pack both operands, which at this depth
+// costs more than the product (a first layer on a 2-D state, the backward
+// product into it, every weight gradient at batch 1). c is m x n and
+// overlaps neither operand; all are column-major. Down columns, which
+// vectorizes, unless the columns are short (a 2x50 weight gradient): then
+// along rows.
+constexpr Eigen::Index kSmallDepth = 4;
+
+template <Scalar S, int K, bool kTa, Start kStart>
+void small_depth_product(S* __restrict c, const S* __restrict a, const S* __restrict b, bool tb,
+                         const S* __restrict bias, Eigen::Index m, Eigen::Index n) {
+  // op(a)(i, k) = a[k + i K] when a (K x m) is transposed, else a[i + k m];
+  // op(b)(k, j) = b[k b_k + j b_j].
+  const Eigen::Index b_k = tb ? n : 1;
+  const Eigen::Index b_j = tb ? 1 : K;
+  auto start = [&](Eigen::Index i, Eigen::Index j) {
+    if constexpr (kStart == Start::kC) return c[i + j * m];
+    else if constexpr (kStart == Start::kBias) return bias[i];
+    else return S(0);
+  };
+  if (m >= kShortColumn || m >= n) {
+    for (Eigen::Index j = 0; j < n; ++j) {
+      S bj[K];
+      for (int k = 0; k < K; ++k) bj[k] = b[k * b_k + j * b_j];
+      S* __restrict cj = c + j * m;
+      for (Eigen::Index i = 0; i < m; ++i) {
+        S sum = start(i, j);
+        for (int k = 0; k < K; ++k) sum += (kTa ? a[k + i * K] : a[i + k * m]) * bj[k];
+        cj[i] = sum;
       }
     }
     return;
   }
-  if (c.rows() == 1 || c.cols() == 1 || c.rows() + c.cols() + depth < 20 || depth == 0) {
+  for (Eigen::Index i = 0; i < m; ++i) {
+    S ai[K];
+    for (int k = 0; k < K; ++k) ai[k] = kTa ? a[k + i * K] : a[i + k * m];
+    for (Eigen::Index j = 0; j < n; ++j) {
+      S sum = start(i, j);
+      for (int k = 0; k < K; ++k) sum += ai[k] * b[k * b_k + j * b_j];
+      c[i + j * m] = sum;
+    }
+  }
+}
+
+template <Scalar S, int K, bool kTa>
+void small_depth_product(S* c, const Tensor<S>& a, const Tensor<S>& b, bool tb, Start start, const S* bias,
+                         Eigen::Index m, Eigen::Index n) {
+  switch (start) {
+    case Start::kZero: return small_depth_product<S, K, kTa, Start::kZero>(c, a.data(), b.data(), tb, bias, m, n);
+    case Start::kC: return small_depth_product<S, K, kTa, Start::kC>(c, a.data(), b.data(), tb, bias, m, n);
+    case Start::kBias: return small_depth_product<S, K, kTa, Start::kBias>(c, a.data(), b.data(), tb, bias, m, n);
+  }
+}
+
+template <Scalar S, int K>
+void small_depth_product(S* c, const Tensor<S>& a, bool ta, const Tensor<S>& b, bool tb, Start start, const S* bias,
+                         Eigen::Index m, Eigen::Index n) {
+  if (ta) small_depth_product<S, K, true>(c, a, b, tb, start, bias, m, n);
+  else small_depth_product<S, K, false>(c, a, b, tb, start, bias, m, n);
+}
+
+// c = start + op(a) op(b) (c already sized; `bias` for Start::kBias).
+// Depths up to kSmallDepth take the loops above; vector-shaped and tiny
+// products Eigen's expressions (matrix-vector kernels and coefficient loops
+// need no buffers); the rest the blocked kernel (see ArenaBlocking for its
+// buffers).
+template <Scalar S, class C>
+void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>& b, bool tb,
+             Start start = Start::kZero, const S* bias = nullptr) {
+  const Eigen::Index depth = ta ? a.rows() : a.cols();
+  const Eigen::Index m = c.rows();
+  const Eigen::Index n = c.cols();
+  // op(a) is re-read for every column of c: it should stay in cache.
+  constexpr Eigen::Index kSmallDepthMaxA = 16384;
+  switch (m * depth <= kSmallDepthMaxA ? depth : 0) {
+    case 1: return small_depth_product<S, 1>(c.data(), a, ta, b, tb, start, bias, m, n);
+    case 2: return small_depth_product<S, 2>(c.data(), a, ta, b, tb, start, bias, m, n);
+    case 3: return small_depth_product<S, 3>(c.data(), a, ta, b, tb, start, bias, m, n);
+    case 4: return small_depth_product<S, 4>(c.data(), a, ta, b, tb, start, bias, m, n);
+    default: break;
+  }
+  static_assert(kSmallDepth == 4, "product() dispatches depths 1 to kSmallDepth");
+  if (start == Start::kBias) fill_columns(c.data(), bias, m, n);
+  const bool add = start != Start::kZero;
+  if (m == 1 || n == 1 || m + n + depth < 20 || depth == 0) {
     const auto A = a.value();
     const auto B = b.value();
     auto assign = [&](const auto& expr) {
@@ -72,8 +196,7 @@ void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>&
     else assign(A.transpose() * B.transpose());
     return;
   }
-  const typename Tape<S>::Mark mark = tape.mark();
-  ArenaBlocking<S> blocking(tape, c.rows(), c.cols(), depth);
+  ArenaBlocking<S> blocking(tape, m, n, depth);
   if (!add) c.setZero();
   constexpr int kCol = Eigen::ColMajor;
   constexpr int kRow = Eigen::RowMajor;  // a transposed column-major operand
@@ -81,7 +204,6 @@ void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>&
   else if (ta && !tb) blocked_product<S, kRow, kCol>(a, b, c, depth, blocking);
   else if (!ta && tb) blocked_product<S, kCol, kRow>(a, b, c, depth, blocking);
   else blocked_product<S, kRow, kRow>(a, b, c, depth, blocking);
-  tape.rewind(mark);  // the buffers only; no node was added since the mark
 }
 
 template <Scalar S>
@@ -102,6 +224,26 @@ void matmul_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   if (tape.wants(b)) tape.accumulate(b, tb ? matmul(bar, a, true, ta) : matmul(a, bar, !ta, false));
 }
 
+// g += the row sums of bar: down the columns, which vectorizes (Eigen's
+// rowwise() sums along the rows), unless they are short.
+template <Scalar S>
+void add_row_sums(S* __restrict g, const Tensor<S>& bar) {
+  const Eigen::Index m = bar.rows();
+  const Eigen::Index n = bar.cols();
+  const S* __restrict data = bar.data();
+  if (m < kShortColumn) {
+    for (Eigen::Index i = 0; i < m; ++i) {
+      S sum = 0;
+      for (Eigen::Index j = 0; j < n; ++j) sum += data[i + j * m];
+      g[i] += sum;
+    }
+    return;
+  }
+  for (Eigen::Index j = 0; j < n; ++j) {
+    for (Eigen::Index i = 0; i < m; ++i) g[i] += data[i + j * m];
+  }
+}
+
 template <Scalar S>
 void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   const Tensor<S>& x = n.in[0];
@@ -109,10 +251,10 @@ void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   const Tensor<S>& b = n.in[2];
   if (tape.wants(x)) tape.accumulate(x, matmul(w, bar));
   // Into Parameter::grad directly when backward() builds no graph.
-  if (Matrix<S>* w_grad = tape.parameter_grad(w)) product(tape, *w_grad, x, false, bar, true, true);
+  if (Matrix<S>* w_grad = tape.parameter_grad(w)) product(tape, *w_grad, x, false, bar, true, Start::kC);
   else if (tape.wants(w)) tape.accumulate(w, matmul(x, bar, false, true));
   if (!b.defined()) return;
-  if (Matrix<S>* b_grad = tape.parameter_grad(b)) *b_grad += bar.value().rowwise().sum();
+  if (Matrix<S>* b_grad = tape.parameter_grad(b)) add_row_sums(b_grad->data(), bar);
   else if (tape.wants(b)) tape.accumulate(b, sum(bar, Axis::kCols));
 }
 
@@ -158,9 +300,10 @@ Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>&
   }
   Tape<S>& tape = x.tape();
   Tensor<S> out = tape.make(weight_t.cols(), x.cols());
-  auto y = tape.mutable_value(out);
-  product(tape, y, weight_t, true, x, false);
-  if (bias.defined()) y.colwise() += bias.value().col(0);
+  // The product starts from the bias: one pass over the output fewer than
+  // adding the bias after.
+  product(tape, tape.mutable_value(out), weight_t, true, x, false, bias.defined() ? Start::kBias : Start::kZero,
+          bias.defined() ? bias.data() : nullptr);
   const bool rec = bias.defined() ? tape.records(x, weight_t, bias) : tape.records(x, weight_t);
   return rec ? tape.record(out, linear_vjp<S>, "linear", {x, weight_t, bias}) : out;
 }

@@ -22,34 +22,37 @@ S Tensor<S>::item() const {
 
 namespace {
 
-Shape resolve(Shape shape, Eigen::Index rows, const char* where) {
-  if (shape.channels == 0) return Shape::features(rows);
-  if (shape.size() != rows) {
-    throw ShapeError(fmt::format("{}: shape {}x{}x{} does not hold {} rows", where, shape.channels, shape.height,
-                                 shape.width, rows));
-  }
-  return shape;
+// Out of line: keeps the message's formatting off make(), which every op calls.
+[[noreturn, gnu::cold, gnu::noinline]] void bad_shape(Shape shape, Eigen::Index rows) {
+  throw ShapeError(fmt::format("tensor: shape {}x{}x{} does not hold {} rows", shape.channels, shape.height,
+                               shape.width, rows));
 }
 
 }  // namespace
 
 template <Scalar S>
 Tensor<S> Tape<S>::make(Eigen::Index rows, Eigen::Index cols, Shape shape) {
-  S* data = static_cast<S*>(arena_.allocate(sizeof(S) * static_cast<std::size_t>(std::max<Eigen::Index>(rows * cols, 1))));
-  return Tensor<S>(this, data, rows, cols, resolve(shape, rows, "tensor"), -1);
+  const std::size_t count = static_cast<std::size_t>(rows * cols);
+  S* data = static_cast<S*>(arena_.allocate(sizeof(S) * (count > 0 ? count : 1)));
+  if (shape.channels == 0) shape = Shape::features(rows);
+  else if (shape.size() != rows) bad_shape(shape, rows);
+  return Tensor<S>(this, data, rows, cols, shape, -1);
 }
 
 template <Scalar S>
 Tensor<S> Tape<S>::leaf(S* data, Eigen::Index rows, Eigen::Index cols, Shape shape, bool requires_grad,
                         Parameter<S>* param) {
-  Tensor<S> t(this, data, rows, cols, resolve(shape, rows, "leaf"), -1);
-  if (!(recording_ && requires_grad)) return t;
-  t.node_ = static_cast<std::int32_t>(nodes_.size());
+  if (shape.channels == 0) shape = Shape::features(rows);
+  else if (shape.size() != rows) bad_shape(shape, rows);
+  if (!(recording_ && requires_grad)) return Tensor<S>(this, data, rows, cols, shape, -1);
+  const auto id = static_cast<std::int32_t>(nodes_.size());
   Node<S>& node = nodes_.emplace_back();  // in place: a Node is a few hundred bytes
-  node.out = t;
+  // Both handles built from the same scalars: copying a handle just written
+  // field by field would stall on the store-to-load forwarding.
+  node.out = Tensor<S>(this, data, rows, cols, shape, id);
   node.param = param;
   peak_nodes_ = std::max(peak_nodes_, nodes_.size());
-  return t;
+  return Tensor<S>(this, data, rows, cols, shape, id);
 }
 
 template <Scalar S>

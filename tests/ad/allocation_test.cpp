@@ -290,9 +290,9 @@ TYPED_TEST(AllocationTest, ForwardWithoutRecordingAllocatesNothingAfterWarmUp) {
   EXPECT_EQ(allocations, 0);
 }
 
-// Products this size take the blocked kernel with arena buffers, depth-1
-// products the outer-product path: each transpose combination and the Linear
-// op agree with Eigen's own product.
+// Products this size take the blocked kernel, depth-1 products the
+// small-depth loops: each transpose combination and the Linear op agree with
+// Eigen's own product.
 TYPED_TEST(AllocationTest, BlockedAndOuterProductsMatchEigen) {
   using S = TypeParam;
   const Matrix<S> a = random_matrix<S>(70, 90, 8);

@@ -158,6 +158,53 @@ TEST(OpValues, FusedLinearActivationEqualsTheTwoOpsBitForBit) {
   }
 }
 
+// matmul takes one of three kernels by shape (loops for depths up to 4 with
+// short or long columns, Eigen's expressions for vector shapes, its blocked
+// kernel for the rest): each against the plain Eigen product.
+TEST(OpValues, ProductsAgreeWithEigenForEveryDepthShapeAndTranspose) {
+  Tape<double> tape;
+  std::mt19937_64 gen(11);
+  for (const Eigen::Index depth : {1, 2, 3, 4, 5, 12}) {
+    for (const auto [m, n] : {std::pair<Eigen::Index, Eigen::Index>{2, 50}, {50, 2}, {50, 20}, {1, 7}, {7, 1}, {3, 3}}) {
+      for (const bool ta : {false, true}) {
+        for (const bool tb : {false, true}) {
+          const Matrix<double> a = Matrix<double>::Random(ta ? depth : m, ta ? m : depth);
+          const Matrix<double> b = Matrix<double>::Random(tb ? n : depth, tb ? depth : n);
+          const Matrix<double> want = (ta ? Matrix<double>(a.transpose()) : a) * (tb ? Matrix<double>(b.transpose()) : b);
+          const T c = matmul(tape.constant(a), tape.constant(b), ta, tb);
+          EXPECT_LE((c.value() - want).cwiseAbs().maxCoeff(), 1e-12 * (1 + want.cwiseAbs().maxCoeff()))
+              << m << "x" << n << " depth " << depth << " ta " << ta << " tb " << tb;
+        }
+      }
+    }
+  }
+}
+
+// backward() adds a Linear's weight gradient x bar^T in place, through the
+// same kernels with accumulation: twice the gradient after two passes.
+TEST(Tape, LinearParameterGradientsAccumulateForEveryBatchSize) {
+  for (const Eigen::Index batch : {1, 2, 3, 4, 5, 20}) {
+    for (const auto [in, out] : {std::pair<Eigen::Index, Eigen::Index>{2, 50}, {50, 2}, {3, 7}}) {
+      Parameter<double> w = Parameter<double>::zeros({out, in});  // stored in x out
+      Parameter<double> b = Parameter<double>::zeros({out});
+      w.value.setRandom();
+      b.value.setRandom();
+      const Matrix<double> x = Matrix<double>::Random(in, batch);
+      const Matrix<double> g = Matrix<double>::Random(out, batch);
+      Tape<double> tape;
+      for (int pass = 0; pass < 2; ++pass) {
+        tape.reset();
+        GradScope<double> scope(tape);
+        sum(mul(linear(tape.view(x), tape.param(w), tape.param(b)), tape.view(g))).backward();
+      }
+      const Matrix<double> w_want = 2 * x * g.transpose();
+      const Matrix<double> b_want = 2 * g.rowwise().sum();
+      EXPECT_LE((w.grad - w_want).cwiseAbs().maxCoeff(), 1e-12 * (1 + w_want.cwiseAbs().maxCoeff())) << in << "-" << out << " batch " << batch;
+      EXPECT_LE((b.grad - b_want).cwiseAbs().maxCoeff(), 1e-12 * (1 + b_want.cwiseAbs().maxCoeff())) << in << "-" << out << " batch " << batch;
+    }
+  }
+}
+
 TEST(Tape, GradientsAccumulateIntoParametersAcrossBackwardCalls) {
   Tape<double> tape;
   Parameter<double> p = Parameter<double>::zeros({3});

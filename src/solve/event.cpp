@@ -3,13 +3,13 @@
 // step and ends the solve at the first one.
 #include <odeflow/solve/event.hpp>
 
+#include "dynamic_rk.hpp"
+
 #include <odeflow/core/error.hpp>
-#include <odeflow/solve/dense_output.hpp>
 #include <odeflow/solve/detail/adaptive_loop.hpp>
 #include <odeflow/solve/detail/bracket_root.hpp>
 #include <odeflow/solve/detail/solve_checks.hpp>
 #include <odeflow/solve/registry.hpp>
-#include <odeflow/solve/rk_step.hpp>
 
 #include <fmt/format.h>
 
@@ -40,46 +40,21 @@ struct Found {
   int root_iterations = 0;
 };
 
-// The Stepper of adaptive_loop: integrate_adaptive.cpp's run-time RK stepper
+// The Stepper of adaptive_loop: the run-time RK stepper (dynamic_rk.hpp)
 // plus the event search (stop_after) in the loop's increasing time.
 template <Scalar S>
-class EventRk {
+class EventRk : public detail::DynamicRk<S> {
  public:
-  using Scalar = S;
   using State = Matrix<S>;
 
   // direction: +1, or −1 when the loop runs backwards in s = −t (for messages).
   EventRk(const ButcherTableau& tableau, Rhs<S> f, EventFunction<S> e, const Matrix<S>& y0, Time t0, Time t_end,
           const EventOptions& event, double direction)
-      : tableau_(tableau), f_(f), e_(e), rows_(y0.rows()), cols_(y0.cols()), t_end_(t_end), direction_(direction),
-        event_(event),
-        f1_(y0.rows(), y0.cols()), probe_(y0.rows(), y0.cols()) {
-    work_.resize(tableau, rows_, cols_);
+      : detail::DynamicRk<S>(tableau, f, y0.rows(), y0.cols(), nullptr), e_(e), t_end_(t_end),
+        direction_(direction), event_(event), f1_(y0.rows(), y0.cols()), probe_(y0.rows(), y0.cols()) {
     g_start_ = evaluate_event(t0, y0);
     last_sign_ = sign(g_start_);
   }
-
-  const ButcherTableau& tableau() const { return tableau_; }
-  State make_state() const { return State(rows_, cols_); }
-  State to_state(const Matrix<S>& y) const { return y; }
-  State& k0() { return work_.k[0]; }
-  State& k_last() { return work_.k[static_cast<std::size_t>(tableau_.stages() - 1)]; }
-  State& y1() { return work_.y1; }
-  void f(Time t, const State& y, State& dy) { f_(t, y, dy); }
-  double initial_step(Time t0, const State& y0, const Options& options) {
-    State f1(rows_, cols_);
-    return odeflow::initial_step<S>(f_, t0, y0, work_.k[0], tableau_.order, options, work_.stage, f1);
-  }
-  int step(Time t0, Time dt, Time t1, const State& y0) { return rk_step<S>(tableau_, f_, t0, dt, t1, y0, work_); }
-  double error_ratio(Time dt, const State& y0, const Options& options) {
-    return odeflow::error_ratio<S>(dt, y0, work_, options);
-  }
-  void bind_dense(Time t0, Time t1, const State& y0, State* f1, bool f1_known, std::int64_t* nfe) {
-    dense_.bind(&tableau_, f_, t0, t1, &y0, &work_.y1, &work_, f1, f1_known, nfe);
-    bound_ = {t0, t1};
-  }
-  void evaluate_dense(Time t, Matrix<S>& out) { dense_.evaluate(t, out); }
-  bool finish_dense() const { return dense_.f1_known(); }
 
   // After the accepted step [t0, t1] from y0: whether e changed sign in it
   // (up to t_end), and then where.
@@ -88,10 +63,10 @@ class EventRk {
     const Time end = last ? t_end_ : t1;
     double g_end;
     if (end == t1) {
-      g_end = evaluate_event(t1, work_.y1);
+      g_end = evaluate_event(t1, this->y1());
     } else {
-      ensure_bound(t0, t1, y0);
-      dense_.evaluate(end, probe_);
+      this->ensure_dense(t0, t1, y0, &f1_, &extra_nfe_);
+      this->probe_dense(end, probe_);
       g_end = evaluate_event(end, probe_);
     }
     const double g_start = g_start_, s = sign(g_end);
@@ -106,9 +81,9 @@ class EventRk {
     // (then reported) unless no sign was seen yet or the direction differs,
     // and in both cases no wanted crossing can follow it directly.
     Found<S>& found = found_.emplace();
-    ensure_bound(t0, t1, y0);
+    this->ensure_dense(t0, t1, y0, &f1_, &extra_nfe_);
     auto g = [&](double t) {
-      dense_.evaluate(t, probe_);
+      this->probe_dense(t, probe_);
       return evaluate_event(t, probe_);
     };
     const double tol = std::max(event_.root_tol, 4.0 * std::numeric_limits<double>::epsilon() *
@@ -118,8 +93,8 @@ class EventRk {
     found.bracket = root.before;
     found.value = root.g_after;
     found.root_iterations = root.iterations;
-    found.y.resize(rows_, cols_);
-    dense_.evaluate(root.after, found.y);
+    found.y = this->make_state();
+    this->probe_dense(root.after, found.y);
     return true;
   }
 
@@ -137,23 +112,11 @@ class EventRk {
                            direction_ * t, 0.0);
     return g;
   }
-  // The dense output of this step, unless the loop bound it for an output.
-  void ensure_bound(Time t0, Time t1, const State& y0) {
-    if (bound_ && bound_->first == t0 && bound_->second == t1) return;
-    const bool fsal = tableau_.fsal();
-    bind_dense(t0, t1, y0, fsal ? &k_last() : &f1_, fsal, &extra_nfe_);
-  }
 
-  const ButcherTableau& tableau_;
-  Rhs<S> f_;
   EventFunction<S> e_;
-  Eigen::Index rows_, cols_;
   Time t_end_;
   double direction_;
   const EventOptions& event_;
-  RkWork<S> work_;
-  DenseStep<S> dense_;
-  std::optional<std::pair<Time, Time>> bound_;
   Matrix<S> f1_, probe_;
   double g_start_ = 0.0;    // e at the start of the next step
   double last_sign_ = 0.0;  // sign of the last nonzero e (0: none yet)

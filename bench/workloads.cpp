@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   app.add_option("--w4-ks", config.w4_ks, "K values (T = 25K)")->delimiter(',');
   app.add_option("--w4-modes", config.w4_modes, "direct,adjoint,checkpoint")->delimiter(',');
   app.add_option("--w4-checkpoint-every", config.w4_checkpoint_every,
-                 "checkpoint mode: one case per value, every N-th step (0: the default, 16-32 checkpoints)")
+                 "checkpoint mode: one case per value, every N-th step (0: the default, 8-16 checkpoints)")
       ->delimiter(',');
   app.add_option("--peer", config.peer_folder,
                  "folder with the peer scripts' w1/w2/w4.jsonl from this run (default: RESULTS.md's figures)");

@@ -137,8 +137,9 @@ struct Config {
   int gemm_reps = 200;
   std::vector<int> w4_ks = {1, 4, 16};
   std::vector<std::string> w4_modes = {"direct", "adjoint", "checkpoint"};
-  // checkpoint mode, one case per value: 0 = the default (GradientOptions::checkpoints
-  // states, 16 to 32), N > 0 = every N-th step (checkpoints grow with the steps).
+  // checkpoint mode, one case per value: 0 = the default (at most
+  // GradientOptions::checkpoints = 16 kept, 8 to 16), N > 0 = every N-th step
+  // (checkpoints grow with the steps).
   std::vector<int> w4_checkpoint_every = {0, 100};
   std::string peer_folder;
   std::string json_path;

@@ -91,7 +91,7 @@ void print_w2(const Report& report) {
   }
 }
 
-// "checkpoint, every 100" or "checkpoint, 24 kept" for checkpoint cases.
+// "checkpoint, every 100" or "checkpoint, default" for checkpoint cases.
 std::string mode_label(const Json& r) {
   const std::string mode = r["mode"].get<std::string>();
   if (mode != "checkpoint") return mode;
@@ -103,8 +103,8 @@ void print_w4(const Report& report) {
   std::printf("\n### W4 memory (rk4 step 0.01 on [0, 25K], float64, 1 thread), fresh process per case\n\n");
   std::printf(
       "| K | mode | steps | checkpoints | peak RSS MiB | peak − pre-solve RSS MiB | tape peak KiB | stored KiB | "
-      "fwd s | bwd s | torchdiffeq peak / growth MiB |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+      "segment KiB | fwd s | bwd s | torchdiffeq peak / growth MiB |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
   for (const Json& r : report.records) {
     if (r.value("workload", "") != "W4") continue;
     std::string peer = "–";
@@ -112,12 +112,12 @@ void print_w4(const Report& report) {
       peer = fmt::format("{:.0f} / {:.1f}", r["peer"]["peak_rss_kb"]["value_kb"].get<double>() / 1024.0,
                          r["peer"]["peak_minus_baseline_kb"]["value_kb"].get<double>() / 1024.0);
     }
-    std::printf("| %d | %s | %lld | %lld | %.1f | %.2f | %.0f | %.0f | %.3f | %.3f | %s |\n", r["K"].get<int>(),
+    std::printf("| %d | %s | %lld | %lld | %.1f | %.2f | %.0f | %.0f | %.0f | %.3f | %.3f | %s |\n", r["K"].get<int>(),
                 mode_label(r).c_str(), static_cast<long long>(r["acc_steps_fwd"].get<std::int64_t>()),
                 static_cast<long long>(r["checkpoints"].get<std::int64_t>()), r["peak_rss_kb"].get<double>() / 1024.0,
                 r["peak_minus_baseline_kb"].get<double>() / 1024.0, r["tape_peak_bytes"].get<double>() / 1024.0,
-                r["stored_bytes"].get<double>() / 1024.0, r["fwd_s"].get<double>(), r["bwd_s"].get<double>(),
-                peer.c_str());
+                r["stored_bytes"].get<double>() / 1024.0, r.value("segment_bytes", 0.0) / 1024.0,
+                r["fwd_s"].get<double>(), r["bwd_s"].get<double>(), peer.c_str());
   }
   auto at = [&](const std::string& label, int k) {
     return find(report, [&](const Json& r) {

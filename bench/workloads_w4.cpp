@@ -30,22 +30,6 @@ const std::map<int, std::array<double, 2>> kPeerLossGrad = {
     {16, {320261.1916565937, 3330841.8469618508}},
 };
 
-// The states kCheckpoint keeps for `steps` steps: every N-th, or with N = 0
-// GradientOptions::checkpoints to twice that (every second one dropped
-// whenever more are held), as src/sensitivity/odeint.cpp's SolveRecord.
-std::int64_t checkpoints_kept(std::int64_t steps, int every, int max_kept) {
-  if (every > 0) return (steps + every - 1) / every;
-  std::int64_t stride = 1, kept = 0;
-  for (std::int64_t i = 0; i < steps; ++i) {
-    if (i % stride == 0) ++kept;
-    if (kept > 2 * max_kept) {
-      stride *= 2;
-      kept = i / stride + 1;
-    }
-  }
-  return kept;
-}
-
 std::string self_exe() {
   std::array<char, 4096> buf{};
   const ssize_t n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
@@ -130,9 +114,9 @@ int run_w4_case(const std::string& mode, int k, int checkpoint_every) {
          {"rej_steps_bwd", b.rejected},
          {"recomputed_nfe", b.recomputed_nfe},
          {"stored_bytes", b.stored_bytes},
+         {"segment_bytes", b.segment_bytes},
          {"checkpoint_every", checkpoint_every},
-         {"checkpoints",
-          mode == "checkpoint" ? checkpoints_kept(traj.stats().accepted, checkpoint_every, gradient.checkpoints) : 0},
+         {"checkpoints", b.checkpoints},
          {"fwd_s", t1 - t0},
          {"bwd_s", t2 - t1},
          {"rss_before_kb", rss0},

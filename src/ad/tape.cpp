@@ -209,6 +209,23 @@ void Tape<S>::backward(const Tensor<S>& output, const Tensor<S>& seed, bool crea
 }
 
 template <Scalar S>
+void Tape<S>::backward(const Tensor<S>& output, const Tensor<S>& seed, const Mark& from) {
+  if (seed.rows() != output.rows() || seed.cols() != output.cols()) {
+    throw ShapeError(fmt::format("backward: seed is {} for an output of {}", seed.shape_string(), output.shape_string()));
+  }
+  if (!output.requires_grad()) return;
+  into_parameters_ = true;
+  try {
+    run_pass(std::span<const Tensor<S>>(&output, 1), std::span<const Tensor<S>>(&seed, 1),
+             static_cast<std::int32_t>(from.nodes), false);
+  } catch (...) {
+    into_parameters_ = false;
+    throw;
+  }
+  into_parameters_ = false;
+}
+
+template <Scalar S>
 void Tape<S>::grad(std::span<const Tensor<S>> outputs, std::span<const Tensor<S>> inputs,
                    std::span<const Tensor<S>> grad_outputs, std::span<Tensor<S>> result, bool create_graph) {
   if (result.size() != inputs.size()) {

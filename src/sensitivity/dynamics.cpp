@@ -76,6 +76,59 @@ void Dynamics<S>::vjp(ad::Tape<S>& tape, Time t, const Eigen::Ref<const Matrix<S
 }
 
 template <Scalar S>
+typename Dynamics<S>::Recorded Dynamics<S>::record(ad::Tape<S>& tape, Time t, const Eigen::Ref<const Matrix<S>>& y,
+                                                   Eigen::Ref<Matrix<S>> dy) const {
+  Recorded r{tape.mark(), {}, {}};
+  ad::GradScope<S> grad(tape);
+  r.y_in = tape.variable(y, shape);
+  r.out = f(tape.scalar(static_cast<S>(t)), r.y_in);
+  check_output(r.out, rows, cols, t);
+  dy = r.out.value();
+  return r;
+}
+
+template <Scalar S>
+void Dynamics<S>::vjp(ad::Tape<S>& tape, const Recorded& r, const Eigen::Ref<const Matrix<S>>& bar,
+                      Eigen::Ref<Matrix<S>> y_bar) const {
+  tape.backward(r.out, tape.constant(bar, r.out.shape()), r.mark);
+  const ad::Tensor<S> g = tape.gathered_grad(r.y_in);
+  if (g.defined())
+    y_bar = g.value();
+  else
+    y_bar.setZero();
+}
+
+namespace {
+
+// Spare graph tapes of this thread; a few, so that memory is not hoarded.
+template <Scalar S>
+std::vector<std::unique_ptr<ad::Tape<S>>>& spare_graph_tapes() {
+  thread_local std::vector<std::unique_ptr<ad::Tape<S>>> spare;
+  return spare;
+}
+
+}  // namespace
+
+template <Scalar S>
+GraphTape<S>::GraphTape() {
+  auto& spare = spare_graph_tapes<S>();
+  if (spare.empty()) {
+    tape_ = std::make_unique<ad::Tape<S>>();
+  } else {
+    tape_ = std::move(spare.back());
+    spare.pop_back();
+  }
+}
+
+template <Scalar S>
+GraphTape<S>::~GraphTape() {
+  constexpr std::size_t kMaxSpare = 4;
+  tape_->reset();
+  auto& spare = spare_graph_tapes<S>();
+  if (spare.size() < kMaxSpare) spare.push_back(std::move(tape_));
+}
+
+template <Scalar S>
 Eigen::Index Dynamics<S>::parameter_size() const {
   Eigen::Index n = 0;
   for (const ad::Parameter<S>* p : params) n += p->value.size();
@@ -84,6 +137,8 @@ Eigen::Index Dynamics<S>::parameter_size() const {
 
 template class ScratchTape<float>;
 template class ScratchTape<double>;
+template class GraphTape<float>;
+template class GraphTape<double>;
 template struct Dynamics<float>;
 template struct Dynamics<double>;
 

@@ -47,6 +47,35 @@ struct Dynamics {
            Eigen::Ref<Matrix<S>> y_bar, Matrix<S>* dy = nullptr) const;
   // Elements of all parameters that take gradients.
   Eigen::Index parameter_size() const;
+
+  // An evaluation whose graph stays on the tape (from `mark` on), so that
+  // the reverse sweep need not evaluate f again.
+  struct Recorded {
+    typename ad::Tape<S>::Mark mark;
+    ad::Tensor<S> y_in, out;
+  };
+  // dy = f(t, y), recorded.
+  Recorded record(ad::Tape<S>& tape, Time t, const Eigen::Ref<const Matrix<S>>& y, Eigen::Ref<Matrix<S>> dy) const;
+  // vjp() of a recorded evaluation, through its graph. Its cotangents stay
+  // on the tape until the caller rewinds to r.mark.
+  void vjp(ad::Tape<S>& tape, const Recorded& r, const Eigen::Ref<const Matrix<S>>& bar,
+           Eigen::Ref<Matrix<S>> y_bar) const;
+};
+
+// A tape that keeps graphs from a forward pass to its backward pass, taken
+// from a pool of this thread's (its arena is reused, so a training loop
+// does not fault in fresh pages every iteration) and reset on release.
+template <Scalar S>
+class GraphTape {
+ public:
+  GraphTape();
+  ~GraphTape();
+  GraphTape(const GraphTape&) = delete;
+  GraphTape& operator=(const GraphTape&) = delete;
+  ad::Tape<S>& operator*() const { return *tape_; }
+
+ private:
+  std::unique_ptr<ad::Tape<S>> tape_;
 };
 
 // For its lifetime each parameter's grad is a zeroed buffer of its own, so

@@ -1,12 +1,16 @@
 // odeint as a recorded op: the forward solve, and its VJP by the three
 // gradient methods of sensitivity/odeint.hpp.
 #include "dynamics.hpp"
+#include "solve/integrators.hpp"  // FixedGrid: a checkpoint replay retakes the fixed loop's grid
 
 #include <odeflow/ad/ops.hpp>
 #include <odeflow/core/error.hpp>
 #include <odeflow/sensitivity/odeint.hpp>
 #include <odeflow/solve/dense_output.hpp>
+#include <odeflow/solve/controller.hpp>
+#include <odeflow/solve/detail/adaptive_loop.hpp>
 #include <odeflow/solve/detail/dense_kernels.hpp>
+#include <odeflow/solve/detail/solve_checks.hpp>
 #include <odeflow/solve/detail/step_recorder.hpp>
 #include <odeflow/solve/odeint.hpp>
 #include <odeflow/solve/registry.hpp>
@@ -16,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace odeflow {
 namespace detail {
@@ -37,62 +42,110 @@ struct OutputMeta {
   bool linear = false;
 };
 
-// The forward pass's record of an explicit RK solve. kDirect keeps every
-// step's state and stages; kCheckpoint keeps the state at the start of
-// every `every`-th step (doubling `every` when more than 2·max_kept are
-// held) and recomputes the rest.
+// Where a step's first stage k[0] comes from.
+struct FirstStage {
+  Time time = 0;        // where f was evaluated
+  bool shared = false;  // the previous step's last stage (FSAL)
+};
+
+// The first stage of the step after [t0, t1], by the loops' rule: after a
+// jump_t time f restarts just past it; FSAL reuses the last stage; otherwise
+// f(t1, y1) (the dense output's f1 when it computed one: the same call).
+inline FirstStage first_stage_after(bool fsal, Time t0, Time dt, Time t1, bool jump) {
+  if (jump) return {std::nextafter(t1, std::numeric_limits<Time>::infinity()), false};
+  if (fsal) return {stage_time(t0, dt, t1, 1.0), true};
+  return {t1, false};
+}
+
+// kDirect's graphs: every evaluation of f in the forward solve recorded on
+// a tape of its own, with the buffer it wrote. The loops move stages between
+// buffers by swapping, so the last evaluation that wrote a stage's buffer
+// computed it; its value is compared before the graph is used anyway.
 template <Scalar S>
-class SolveRecord final : public StepRecorder<S> {
+struct GraphLog {
+  explicit GraphLog(bool negated) : negated(negated) {}
+
+  // The evaluation that computed stage `k`, or −1 (the sweep then evaluates
+  // f again).
+  std::int32_t find(const Matrix<S>& k) const {
+    constexpr std::size_t kWindow = 64;  // a step's stages are among the last evaluations
+    for (std::size_t i = written.size(), seen = 0; i-- > 0 && seen < kWindow; ++seen) {
+      if (written[i] != k.data()) continue;
+      const auto out = evals[i].out.value().array();
+      const bool same = negated ? (out == -k.array()).all() : (out == k.array()).all();
+      return same ? static_cast<std::int32_t>(i) : -1;
+    }
+    return -1;
+  }
+
+  GraphTape<S> tape;
+  std::vector<typename Dynamics<S>::Recorded> evals;
+  std::vector<const S*> written;
+  bool negated;  // the loop's stages are −f (decreasing ts)
+};
+
+// kDirect's record: every accepted step's state and stages, and which of
+// the forward evaluations (GraphLog) computed each stage.
+template <Scalar S>
+class StageRecord final : public StepRecorder<S> {
  public:
-  SolveRecord(const ButcherTableau& tableau, Eigen::Index n, bool keep_stages, std::int64_t every,
-              std::int64_t max_kept)
-      : tableau_(tableau), n_(n), keep_stages_(keep_stages), every_(std::max<std::int64_t>(every, 1)),
-        max_kept_(max_kept) {}
+  StageRecord(const ButcherTableau& tableau, Eigen::Index n) : tableau_(tableau), n_(n) {}
+
+  // Maps stages to the log's evaluations during the forward solve (null: no graphs kept).
+  void set_graphs(const GraphLog<S>* graphs) { graphs_ = graphs; }
+  // The forward solve is over: the graphs hold `bytes` until the backward pass.
+  void graphs_done(std::size_t bytes) {
+    graphs_ = nullptr;
+    graph_bytes_ = bytes;
+  }
 
   void step(Time t0, Time dt, Time t1, const Matrix<S>& y0, const RkWork<S>& work, bool jump) override {
+    const FirstStage k0 = steps_.empty() ? FirstStage{t0, false} : next_k0_;
+    next_k0_ = first_stage_after(tableau_.fsal(), t0, dt, t1, jump);
     StepMeta m;
     m.t0 = t0;
     m.dt = dt;
     m.t1 = t1;
-    if (steps_.empty()) {
-      m.k0_time = t0;
-    } else if (tableau_.fsal() && !last_jump_) {
-      m.k0_shared = true;
-      m.k0_time = stage_time(steps_.back().t0, steps_.back().dt, steps_.back().t1, 1.0);
-    } else {
-      m.k0_time = last_jump_ ? std::nextafter(t0, std::numeric_limits<Time>::infinity()) : t0;
-    }
-    last_jump_ = jump;
-    const auto index = static_cast<std::int64_t>(steps_.size());
-    if (keep_stages_) {
-      m.data = append(y0.data());
-      for (int i = 0; i < tableau_.stages(); ++i) append(work.k[static_cast<std::size_t>(i)].data());
-    } else if (index % every_ == 0) {
-      m.data = append(y0.data());
-      ++kept_;
-    }
+    m.k0_time = k0.time;
+    m.k0_shared = k0.shared;
+    m.data = append(y0.data());
+    for (int i = 0; i < tableau_.stages(); ++i) append(work.k[static_cast<std::size_t>(i)].data());
     steps_.push_back(m);
     y_end_ = work.y1;
-    if (!keep_stages_ && kept_ > 2 * max_kept_) thin();
+    if (graphs_ == nullptr) return;
+    for (int i = 0; i < tableau_.stages(); ++i) evals_.push_back(graphs_->find(work.k[static_cast<std::size_t>(i)]));
+    evals_.insert(evals_.end(), static_cast<std::size_t>(tableau_.extra_stages()), -1);
   }
 
   void output(Time t, const RkWork<S>& work, bool linear) override {
-    const std::size_t step = steps_.size() - 1;
     StepMeta& m = steps_.back();
     const int e = tableau_.extra_stages();
-    if (keep_stages_ && !linear && e > 0 && m.extra == StepMeta::kNone && t != m.t0 && t != m.t1) {
+    if (!linear && e > 0 && m.extra == StepMeta::kNone && t != m.t0 && t != m.t1) {
       m.extra = append(work.k[static_cast<std::size_t>(tableau_.stages())].data());
       for (int i = 1; i < e; ++i) append(work.k[static_cast<std::size_t>(tableau_.stages() + i)].data());
+      if (graphs_ != nullptr) {
+        std::int32_t* ids = evals_.data() + (steps_.size() - 1) * static_cast<std::size_t>(tableau_.stages() + e);
+        for (int i = 0; i < e; ++i)
+          ids[tableau_.stages() + i] = graphs_->find(work.k[static_cast<std::size_t>(tableau_.stages() + i)]);
+      }
     }
-    outputs_.push_back({step, t, linear});
+    outputs_.push_back({steps_.size() - 1, t, linear});
   }
 
-  const ButcherTableau& tableau() const { return tableau_; }
+  // The log's evaluations of step i's stages (s + extras; −1: none), or null.
+  const std::int32_t* evals(std::size_t i) const {
+    if (evals_.empty()) return nullptr;
+    return evals_.data() + i * static_cast<std::size_t>(tableau_.stages() + tableau_.extra_stages());
+  }
+
   const std::vector<StepMeta>& steps() const { return steps_; }
   const std::vector<OutputMeta>& outputs() const { return outputs_; }
   const S* data(std::size_t offset) const { return store_.data() + offset; }
   const Matrix<S>& y_end() const { return y_end_; }
-  std::size_t bytes() const { return store_.capacity() * sizeof(S) + steps_.capacity() * sizeof(StepMeta); }
+  std::size_t bytes() const {
+    return store_.capacity() * sizeof(S) + steps_.capacity() * sizeof(StepMeta) +
+           outputs_.capacity() * sizeof(OutputMeta) + evals_.capacity() * sizeof(std::int32_t) + graph_bytes_;
+  }
 
  private:
   std::size_t append(const S* x) {
@@ -101,38 +154,141 @@ class SolveRecord final : public StepRecorder<S> {
     return at;
   }
 
-  // Keeps every other stored state: memory stays within 2·max_kept states.
-  void thin() {
-    every_ *= 2;
-    std::vector<S> kept;
-    kept.reserve(store_.size() / 2 + static_cast<std::size_t>(n_));
-    kept_ = 0;
-    for (std::size_t i = 0; i < steps_.size(); ++i) {
-      StepMeta& m = steps_[i];
-      if (m.data == StepMeta::kNone) continue;
-      if (static_cast<std::int64_t>(i) % every_ != 0) {
-        m.data = StepMeta::kNone;
-        continue;
-      }
-      const std::size_t at = kept.size();
-      kept.insert(kept.end(), store_.begin() + static_cast<std::ptrdiff_t>(m.data),
-                  store_.begin() + static_cast<std::ptrdiff_t>(m.data) + n_);
-      m.data = at;
-      ++kept_;
-    }
-    store_.swap(kept);
-  }
-
   const ButcherTableau& tableau_;
   Eigen::Index n_;
-  bool keep_stages_;
-  std::int64_t every_;
-  std::int64_t max_kept_;
-  std::int64_t kept_ = 0;
-  bool last_jump_ = false;
+  FirstStage next_k0_;
   std::vector<StepMeta> steps_;
   std::vector<OutputMeta> outputs_;
   std::vector<S> store_;
+  Matrix<S> y_end_;
+  const GraphLog<S>* graphs_ = nullptr;
+  std::vector<std::int32_t> evals_;
+  std::size_t graph_bytes_ = 0;
+};
+
+// What restarts the integration loop at an accepted step, bit for bit: the
+// step as the loop took it, where its first stage came from, and the
+// controller's memory before it (the PI controller's previous error ratio).
+// The state itself is in CheckpointRecord's store.
+struct Checkpoint {
+  std::int64_t step = 0;  // index of the accepted step it starts
+  Time t0 = 0, dt = 0, t1 = 0;
+  bool jump = false;  // t1 is a jump_t time
+  FirstStage k0;
+  ControllerState controller;
+};
+
+// kCheckpoint's record: a Checkpoint and the state at every `every`-th
+// accepted step, nothing per step. With a budget, at most `budget` are
+// kept: when one more is due, every other one is dropped and `every`
+// doubles. Memory: O(checkpoints × state) plus O(1) per output.
+template <Scalar S>
+class CheckpointRecord final : public StepRecorder<S> {
+ public:
+  // loop_options: the options the integration loop ran with (reversed for
+  // decreasing ts); adaptive: whether it was the adaptive loop.
+  CheckpointRecord(const ButcherTableau& tableau, Eigen::Index rows, Eigen::Index cols, Options loop_options,
+                   bool adaptive, std::int64_t every, std::int64_t budget)
+      : tableau_(tableau), rows_(rows), cols_(cols), options_(std::move(loop_options)), adaptive_(adaptive),
+        every_(std::max<std::int64_t>(every, 1)), budget_(budget) {
+    options_.on_step = nullptr;
+    if (adaptive_) ratio_work_.resize(tableau, rows, cols);
+  }
+
+  void step(Time t0, Time dt, Time t1, const Matrix<S>& y0, const RkWork<S>& work, bool jump) override {
+    const std::int64_t i = steps_++;
+    const FirstStage k0 = i == 0 ? FirstStage{t0, false} : next_k0_;
+    next_k0_ = first_stage_after(tableau_.fsal(), t0, dt, t1, jump);
+    if (i % every_ == 0) keep({i, t0, dt, t1, jump, k0, {}}, y0);
+    // A checkpoint at the next step needs the controller after this one.
+    if (adaptive_ && (i + 1) % every_ == 0) controller_after(i, dt, y0, work);
+    t_end_ = t1;
+    y_end_ = work.y1;
+  }
+
+  void output(Time t, const RkWork<S>&, bool linear) override {
+    outputs_.push_back({static_cast<std::size_t>(steps_ - 1), t, linear});
+  }
+
+  // The forward solve is over: drop its scratch.
+  void finish() { ratio_work_ = RkWork<S>{}; }
+
+  const ButcherTableau& tableau() const { return tableau_; }
+  const Options& loop_options() const { return options_; }
+  bool adaptive() const { return adaptive_; }
+  std::int64_t steps() const { return steps_; }
+  const std::vector<Checkpoint>& checkpoints() const { return checkpoints_; }
+  const S* state(std::size_t c) const { return store_.data() + c * static_cast<std::size_t>(rows_ * cols_); }
+  const std::vector<OutputMeta>& outputs() const { return outputs_; }
+  Time t_end() const { return t_end_; }
+  const Matrix<S>& y_end() const { return y_end_; }
+  std::size_t bytes() const {
+    return checkpoints_.capacity() * sizeof(Checkpoint) + store_.capacity() * sizeof(S) +
+           outputs_.capacity() * sizeof(OutputMeta) + static_cast<std::size_t>(y_end_.size()) * sizeof(S);
+  }
+
+ private:
+  void keep(Checkpoint c, const Matrix<S>& y0) {
+    while (budget_ > 0 && static_cast<std::int64_t>(checkpoints_.size()) >= budget_) {
+      thin();
+      if (c.step % every_ != 0) return;
+    }
+    if (adaptive_ && c.step > 0) {
+      // Unknown when the previous step's ratio was not finite (the loop then
+      // kept an older one): this step stays inside the previous segment.
+      if (controller_step_ != c.step - 1) return;
+      c.controller = controller_;
+    }
+    checkpoints_.push_back(c);
+    store_.insert(store_.end(), y0.data(), y0.data() + y0.size());
+  }
+
+  // Keeps the checkpoints at multiples of the doubled interval, in place.
+  void thin() {
+    every_ *= 2;
+    const auto n = static_cast<std::size_t>(rows_ * cols_);
+    std::size_t kept = 0;
+    for (std::size_t c = 0; c < checkpoints_.size(); ++c) {
+      if (checkpoints_[c].step % every_ != 0) continue;
+      if (kept != c) {
+        checkpoints_[kept] = checkpoints_[c];
+        std::copy_n(store_.begin() + static_cast<std::ptrdiff_t>(c * n), n,
+                    store_.begin() + static_cast<std::ptrdiff_t>(kept * n));
+      }
+      ++kept;
+    }
+    checkpoints_.resize(kept);
+    store_.resize(kept * n);
+  }
+
+  // The loop's controller after accepting step i: its error ratio
+  // recomputed (same arithmetic as the loop's) and fed to the controller.
+  void controller_after(std::int64_t i, Time dt, const Matrix<S>& y0, const RkWork<S>& work) {
+    for (int j = 0; j < tableau_.stages(); ++j)
+      ratio_work_.k[static_cast<std::size_t>(j)] = work.k[static_cast<std::size_t>(j)];
+    ratio_work_.y1 = work.y1;
+    const double ratio = error_ratio<S>(dt, y0, ratio_work_, options_);
+    if (!std::isfinite(ratio)) return;
+    controller_ = ControllerState{};
+    next_step_size(options_, tableau_.order, dt, ratio, true, controller_);
+    controller_step_ = i;
+  }
+
+  const ButcherTableau& tableau_;
+  Eigen::Index rows_, cols_;
+  Options options_;
+  bool adaptive_;
+  std::int64_t every_;
+  std::int64_t budget_;  // 0: no limit
+  std::int64_t steps_ = 0;
+  FirstStage next_k0_;
+  RkWork<S> ratio_work_;
+  ControllerState controller_;
+  std::int64_t controller_step_ = -1;  // the step controller_ follows
+  std::vector<Checkpoint> checkpoints_;
+  std::vector<S> store_;  // their states, in order
+  std::vector<OutputMeta> outputs_;
+  Time t_end_ = 0;
   Matrix<S> y_end_;
 };
 
@@ -144,12 +300,19 @@ struct OdeintRecord {
   std::vector<Time> ts;
   Matrix<S> y0;
   std::vector<Matrix<S>> ys;  // forward outputs
-  std::unique_ptr<SolveRecord<S>> record;
+  std::unique_ptr<StageRecord<S>> stages;            // kDirect
+  std::unique_ptr<GraphLog<S>> graphs;               // kDirect: the stages' graphs, until the backward pass
+  std::unique_ptr<CheckpointRecord<S>> checkpoints;  // kCheckpoint
   const ButcherTableau* tableau = nullptr;
   ad::Tensor<S> y0_in, ts_in;
   std::vector<ad::Tensor<S>> param_in;
   Stats stats;
   BackwardStats backward;
+
+  std::span<const OutputMeta> outputs() const {
+    if (stages) return stages->outputs();
+    return checkpoints->outputs();
+  }
 };
 
 namespace {
@@ -228,7 +391,7 @@ class Sweep {
  public:
   Sweep(const OdeintRecord<S>& rec, ad::Tape<S>& tape, Direction dir, BackwardStats& stats)
       : rec_(rec), tape_(tape), dir_(dir), stats_(stats), tableau_(*rec.tableau), rows_(rec.y0.rows()),
-        cols_(rec.y0.cols()), basis_(*rec.tableau) {
+        cols_(rec.y0.cols()), basis_(*rec.tableau), outputs_(rec.outputs()) {
     const int total = tableau_.stages() + tableau_.extra_stages();
     kbar_.assign(static_cast<std::size_t>(total), Matrix<S>(rows_, cols_));
     stage_ = Matrix<S>(rows_, cols_);
@@ -237,6 +400,9 @@ class Sweep {
     y0bar_ = Matrix<S>(rows_, cols_);
     f1bar_ = Matrix<S>(rows_, cols_);
   }
+
+  // Graphs of the forward evaluations to use instead of evaluating f again.
+  void use_graphs(GraphLog<S>* graphs) { graphs_ = graphs; }
 
   // Cotangent of the loop's f (g(s, y) = −f(−s, y) when reversed) at (s, y).
   void g_vjp(Time s, const Eigen::Ref<const Matrix<S>>& y, const Matrix<S>& bar, Matrix<S>& y_bar) {
@@ -248,11 +414,35 @@ class Sweep {
     rec_.dyn.vjp(tape_, -s, y, -bar, y_bar);
   }
 
+  // The same through the graph of forward evaluation `id` (−1: none, then as
+  // above), which is released after: the sweep meets the evaluations in
+  // reverse order, so the tape is rewound to before it.
+  void g_vjp(std::int32_t id, Time s, const Eigen::Ref<const Matrix<S>>& y, const Matrix<S>& bar, Matrix<S>& y_bar) {
+    if (graphs_ == nullptr) return g_vjp(s, y, bar, y_bar);
+    if (id < 0 || id >= released_) {
+      ++stats_.recomputed_nfe;
+      return g_vjp(s, y, bar, y_bar);
+    }
+    ++stats_.nfe;
+    const typename Dynamics<S>::Recorded& r = graphs_->evals[static_cast<std::size_t>(id)];
+    ad::Tape<S>& tape = *graphs_->tape;
+    if (dir_.reversed) {
+      neg_bar_ = -bar;
+      rec_.dyn.vjp(tape, r, neg_bar_, y_bar);
+    } else {
+      rec_.dyn.vjp(tape, r, bar, y_bar);
+    }
+    tape.rewind(r.mark);
+    released_ = id;
+  }
+
   // Step `index` given its state y0, stages k (s + extras when used), its end
   // y1, and the output cotangents `g` (indexed like rec.outputs). ybar: in,
   // the cotangent of y1; out, that of y0.
+  // evals: the forward evaluations of the stages (StageRecord::evals), or null.
   void step(std::size_t index, const StepMeta& m, const S* y0, const S* const* k, const S* y1, const Matrix<S>& y1m,
-            std::span<const Matrix<S>> g, Matrix<S>& ybar) {
+            std::span<const Matrix<S>> g, Matrix<S>& ybar, const std::int32_t* evals = nullptr) {
+    auto eval_of = [evals](int stage) { return evals != nullptr ? evals[stage] : -1; };
     using Map = Eigen::Map<const Matrix<S>>;
     const int s = tableau_.stages();
     const int e = tableau_.extra_stages();
@@ -267,10 +457,9 @@ class Sweep {
       kbar_[static_cast<std::size_t>(s - 1)] += pending_;
       pending_live_ = false;
     }
-    const auto& outputs = rec_.record->outputs();
-    while (next_output_ > 0 && outputs[next_output_ - 1].step == index) {
+    while (next_output_ > 0 && outputs_[next_output_ - 1].step == index) {
       --next_output_;
-      const OutputMeta& o = outputs[next_output_];
+      const OutputMeta& o = outputs_[next_output_];
       const Matrix<S>& gk = g[next_output_];
       const DenseWeights w = basis_(m.t0, m.t1, o.t, o.linear);
       y0bar += static_cast<S>(w.y0) * gk;
@@ -290,7 +479,7 @@ class Sweep {
       if (fsal) {
         kbar_[static_cast<std::size_t>(s - 1)] += f1bar;
       } else {
-        g_vjp(m.t1, y1m, f1bar, stage_bar_);
+        g_vjp(-1, m.t1, y1m, f1bar, stage_bar_);  // f(t1, y1): its graph belongs to the next step
         ybar += stage_bar_;
       }
     }
@@ -310,7 +499,8 @@ class Sweep {
         stage_ = Map(y0, rows_, cols_);
         for (int j = 0; j < row; ++j)
           if (a[j] != 0.0) stage_ += (static_cast<S>(a[j]) * h) * Map(k[j], rows_, cols_);
-        g_vjp(extra_stage_time(tableau_, mm, m.t0, m.t1), stage_, kbar_[static_cast<std::size_t>(row)], stage_bar_);
+        g_vjp(eval_of(row), extra_stage_time(tableau_, mm, m.t0, m.t1), stage_, kbar_[static_cast<std::size_t>(row)],
+              stage_bar_);
         y0bar += stage_bar_;
         for (int j = 0; j < row; ++j)
           if (a[j] != 0.0) kbar_[static_cast<std::size_t>(j)] += (static_cast<S>(a[j]) * h) * stage_bar_;
@@ -322,7 +512,7 @@ class Sweep {
         const double a = tableau_.a_at(i, j);
         if (a != 0.0) stage_ += (static_cast<S>(a) * dt) * Map(k[j], rows_, cols_);
       }
-      g_vjp(stage_time(m.t0, m.dt, m.t1, tableau_.c[static_cast<std::size_t>(i)]), stage_,
+      g_vjp(eval_of(i), stage_time(m.t0, m.dt, m.t1, tableau_.c[static_cast<std::size_t>(i)]), stage_,
             kbar_[static_cast<std::size_t>(i)], stage_bar_);
       y0bar += stage_bar_;
       for (int j = 0; j < i; ++j) {
@@ -334,7 +524,7 @@ class Sweep {
       pending_ = kbar_[0];
       pending_live_ = true;
     } else {
-      g_vjp(m.k0_time, Map(y0, rows_, cols_), kbar_[0], stage_bar_);
+      g_vjp(eval_of(0), m.k0_time, Map(y0, rows_, cols_), kbar_[0], stage_bar_);
       y0bar += stage_bar_;
     }
     ybar = y0bar;
@@ -352,9 +542,12 @@ class Sweep {
   const ButcherTableau& tableau_;
   Eigen::Index rows_, cols_;
   DenseBasis basis_;
+  std::span<const OutputMeta> outputs_;
   std::vector<Matrix<S>> kbar_;
-  Matrix<S> stage_, stage_bar_, pending_, y0bar_, f1bar_;
+  Matrix<S> stage_, stage_bar_, pending_, y0bar_, f1bar_, neg_bar_;
   bool pending_live_ = false;
+  GraphLog<S>* graphs_ = nullptr;
+  std::int32_t released_ = std::numeric_limits<std::int32_t>::max();  // evaluations from here on are gone
   std::size_t next_output_ = 0;
 };
 
@@ -362,95 +555,241 @@ class Sweep {
 // (g[0] belongs to ys[0] = y0 itself). Parameter gradients land in the
 // redirected grads.
 template <Scalar S>
-Matrix<S> discrete_vjp(OdeintRecord<S>& rec, ad::Tape<S>& tape, std::span<const Matrix<S>> g) {
-  const SolveRecord<S>& record = *rec.record;
-  const ButcherTableau& tableau = record.tableau();
+Matrix<S> direct_vjp(OdeintRecord<S>& rec, ad::Tape<S>& tape, std::span<const Matrix<S>> g) {
+  const StageRecord<S>& record = *rec.stages;
   const Direction dir{rec.ts.size() > 1 && rec.ts[1] < rec.ts[0]};
   const Eigen::Index rows = rec.y0.rows(), cols = rec.y0.cols(), n = rows * cols;
-  const int s = tableau.stages(), e = tableau.extra_stages();
+  const int s = rec.tableau->stages(), e = rec.tableau->extra_stages();
   Sweep<S> sweep(rec, tape, dir, rec.backward);
-  // Output j ≥ 1 of the solve is record.outputs()[j − 1].
-  std::span<const Matrix<S>> later = g.subspan(1);
+  // The graphs serve one backward pass (the sweep releases them as it goes).
+  const std::unique_ptr<GraphLog<S>> graphs = std::move(rec.graphs);
+  sweep.use_graphs(graphs.get());
   sweep.start(record.outputs().size());
   Matrix<S> ybar = Matrix<S>::Zero(rows, cols);
   const auto& steps = record.steps();
   std::vector<const S*> k(static_cast<std::size_t>(s + e));
+  using Map = Eigen::Map<const Matrix<S>>;
+  Matrix<S> y1m;
+  for (std::size_t i = steps.size(); i-- > 0;) {
+    const StepMeta& m = steps[i];
+    const S* base = record.data(m.data);
+    for (int j = 0; j < s; ++j) k[static_cast<std::size_t>(j)] = base + (j + 1) * n;
+    for (int j = 0; j < e; ++j)
+      k[static_cast<std::size_t>(s + j)] = m.extra == StepMeta::kNone ? nullptr : record.data(m.extra) + j * n;
+    if (i + 1 < steps.size())
+      y1m = Map(record.data(steps[i + 1].data), rows, cols);
+    else
+      y1m = record.y_end();
+    // Output j ≥ 1 of the solve is record.outputs()[j − 1].
+    sweep.step(i, m, base, k.data(), y1m.data(), y1m, g.subspan(1), ybar, graphs ? record.evals(i) : nullptr);
+  }
+  return ybar + g[0];
+}
+
+[[noreturn]] void throw_replay_diverged(Time t) {
+  throw Error(fmt::format("odeint: the checkpoint replay diverged from the forward solve at t = {} "
+                          "(an internal error: the forward loop's step control changed?)",
+                          t));
+}
+
+// Re-runs accepted steps of the forward solve from a checkpoint, bit for
+// bit: the same attempts, rejections and step sizes as solve/'s loops. It
+// repeats their rules (detail/adaptive_loop.hpp's step control, clipping to
+// step_t/jump_t and acceptance; the fixed grid of integrate_fixed.cpp) with
+// the same arithmetic (rk_step, error_ratio, next_step_size); should they
+// drift apart, the state at the next checkpoint differs and the backward
+// pass throws instead of returning a wrong gradient.
+template <Scalar S>
+class Replay {
+ public:
+  Replay(const CheckpointRecord<S>& record, Rhs<S> g, std::span<const Time> loop_ts, std::int64_t& nfe)
+      : record_(record), tableau_(record.tableau()), g_(std::move(g)), nfe_(nfe) {
+    const Matrix<S>& y_end = record.y_end();
+    work_.resize(tableau_, y_end.rows(), y_end.cols());
+    y_.resize(y_end.rows(), y_end.cols());
+    const Options& o = record.loop_options();
+    if (record.adaptive()) {
+      step_t_ = pending_times(o.step_t, loop_ts.front());
+      jump_t_ = pending_times(o.jump_t, loop_ts.front());
+    } else {
+      grid_.emplace(loop_ts, o);
+    }
+  }
+
+  // Steps [cp.step, last) from the checkpoint's state y_cp; after each
+  // accepted one, visit(index, meta, y0, work) (work: its stages and y1).
+  template <class Visit>
+  void run(const Checkpoint& cp, const S* y_cp, std::int64_t last, Visit&& visit) {
+    const Options& o = record_.loop_options();
+    const int s = tableau_.stages();
+    y_ = Eigen::Map<const Matrix<S>>(y_cp, y_.rows(), y_.cols());
+    t_ = cp.t0;
+    FirstStage k0 = cp.k0;
+    g_(k0.time, y_, work_.k[0]);
+    ++nfe_;
+    ControllerState controller = cp.controller;
+    double dt = cp.dt;
+    std::size_t next_step_t = 0, next_jump_t = 0;
+    std::int64_t attempts = 0;
+    for (std::int64_t index = cp.step; index < last;) {
+      Time t1 = cp.t1;
+      bool on_jump = cp.jump;
+      if (grid_) {
+        t1 = (*grid_)[static_cast<std::size_t>(index) + 1];
+        dt = t1 - t_;
+      } else if (attempts > 0) {  // the first attempt is the checkpoint's step as taken
+        if (attempts >= o.max_num_steps) throw_replay_diverged(t_);
+        if (!std::isfinite(dt)) dt = o.min_step;
+        dt = std::clamp(dt, o.min_step, o.max_step);
+        t1 = t_ + dt;
+        on_jump = false;
+        if (!(t1 > t_)) throw_replay_diverged(t_);
+        while (next_step_t < step_t_.size() && step_t_[next_step_t] <= t_) ++next_step_t;
+        while (next_jump_t < jump_t_.size() && jump_t_[next_jump_t] <= t_) ++next_jump_t;
+        if (next_step_t < step_t_.size() && step_t_[next_step_t] < t1) {
+          t1 = step_t_[next_step_t];
+          dt = t1 - t_;
+        }
+        if (next_jump_t < jump_t_.size() && jump_t_[next_jump_t] < t1) {
+          t1 = jump_t_[next_jump_t];
+          dt = t1 - t_;
+          on_jump = true;
+        }
+      }
+      ++attempts;
+      nfe_ += rk_step<S>(tableau_, g_, t_, dt, t1, y_, work_);
+      bool accept = true;
+      double ratio = 0.0;
+      if (!grid_) {
+        ratio = error_ratio<S>(dt, y_, work_, o);
+        accept = ratio <= 1.0 || dt <= o.min_step;
+        if (accept && !work_.y1.allFinite()) {
+          accept = false;
+          ratio = std::numeric_limits<double>::infinity();
+        }
+        if (attempts == 1 && !accept) throw_replay_diverged(t_);
+      }
+      if (accept) {
+        StepMeta m;
+        m.t0 = t_;
+        m.dt = dt;
+        m.t1 = t1;
+        m.k0_time = k0.time;
+        m.k0_shared = k0.shared;
+        visit(index, m, y_, work_);
+        k0 = first_stage_after(tableau_.fsal(), t_, dt, t1, on_jump);
+        if (++index < last) {
+          if (k0.shared) {
+            std::swap(work_.k[0], work_.k[static_cast<std::size_t>(s - 1)]);
+          } else {
+            g_(k0.time, work_.y1, work_.k[0]);
+            ++nfe_;
+          }
+        }
+        std::swap(y_, work_.y1);
+        t_ = t1;
+      }
+      if (!grid_) dt = next_step_size(o, tableau_.order, dt, ratio, accept, controller);
+    }
+  }
+
+  // Where the last run ended.
+  Time t() const { return t_; }
+  const Matrix<S>& y() const { return y_; }
+
+ private:
+  const CheckpointRecord<S>& record_;
+  const ButcherTableau& tableau_;
+  Rhs<S> g_;
+  std::int64_t& nfe_;
+  RkWork<S> work_;
+  Matrix<S> y_;
+  Time t_ = 0;
+  std::vector<Time> step_t_, jump_t_;
+  std::optional<FixedGrid> grid_;
+};
+
+// kCheckpoint: each segment between checkpoints, last first, is replayed
+// forwards into a buffer of its steps' states and stages, then swept.
+template <Scalar S>
+Matrix<S> checkpoint_vjp(OdeintRecord<S>& rec, ad::Tape<S>& tape, std::span<const Matrix<S>> g) {
+  const CheckpointRecord<S>& record = *rec.checkpoints;
+  const ButcherTableau& tableau = record.tableau();
+  const Direction dir{rec.ts.size() > 1 && rec.ts[1] < rec.ts[0]};
+  const Eigen::Index rows = rec.y0.rows(), cols = rec.y0.cols(), n = rows * cols;
+  const int s = tableau.stages(), e = tableau.extra_stages();
+  const auto& checkpoints = record.checkpoints();
+  const auto& outputs = record.outputs();
+  rec.backward.checkpoints = static_cast<std::int64_t>(checkpoints.size());
+  Matrix<S> ybar = Matrix<S>::Zero(rows, cols);
+  if (checkpoints.empty()) return ybar + g[0];
+  Sweep<S> sweep(rec, tape, dir, rec.backward);
+  sweep.start(outputs.size());
   auto g_eval = [&](Time si, const Matrix<S>& y, Matrix<S>& dy) {
     rec.dyn.eval(tape, dir.real(si), y, dy);
     if (dir.reversed) dy = -dy;
   };
+  std::vector<Time> loop_ts = dir.reversed ? negated_times(rec.ts) : rec.ts;
+  Replay<S> replay(record, Rhs<S>(g_eval), loop_ts, rec.backward.recomputed_nfe);
   using Map = Eigen::Map<const Matrix<S>>;
-
-  if (record.steps().empty()) return ybar + g[0];
-  const bool stored = steps.front().data != StepMeta::kNone && rec.gradient.gradient == Gradient::kDirect;
-  if (stored) {
-    Matrix<S> y1m;
-    for (std::size_t i = steps.size(); i-- > 0;) {
-      const StepMeta& m = steps[i];
-      const S* base = record.data(m.data);
-      for (int j = 0; j < s; ++j) k[static_cast<std::size_t>(j)] = base + (j + 1) * n;
-      for (int j = 0; j < e; ++j)
-        k[static_cast<std::size_t>(s + j)] = m.extra == StepMeta::kNone ? nullptr : record.data(m.extra) + j * n;
-      if (i + 1 < steps.size())
-        y1m = Map(record.data(steps[i + 1].data), rows, cols);
-      else
-        y1m = record.y_end();
-      sweep.step(i, m, base, k.data(), y1m.data(), y1m, later, ybar);
-    }
-    return ybar + g[0];
-  }
-
-  // kCheckpoint: segments between stored states, recomputed forwards.
-  std::vector<std::size_t> starts;
-  for (std::size_t i = 0; i < steps.size(); ++i)
-    if (steps[i].data != StepMeta::kNone) starts.push_back(i);
-  RkWork<S> work;
-  work.resize(tableau, rows, cols);
-  Matrix<S> y(rows, cols);
-  std::vector<S> seg;  // per step: y0, stages, extras
-  const Eigen::Index per = n * (1 + s + e);
-  for (std::size_t c = starts.size(); c-- > 0;) {
-    const std::size_t first = starts[c];
-    const std::size_t last = c + 1 < starts.size() ? starts[c + 1] : steps.size();
-    seg.assign(static_cast<std::size_t>(per) * (last - first), S(0));
-    y = Map(record.data(steps[first].data), rows, cols);
-    for (std::size_t i = first; i < last; ++i) {
-      const StepMeta& m = steps[i];
-      S* slot = seg.data() + static_cast<std::size_t>(per) * (i - first);
-      Eigen::Map<Matrix<S>>(slot, rows, cols) = y;
-      if (i == first || !m.k0_shared) {
-        g_eval(m.k0_time, y, work.k[0]);
-        ++rec.backward.recomputed_nfe;
-      } else {
-        std::swap(work.k[0], work.k[static_cast<std::size_t>(s - 1)]);
-      }
-      const Rhs<S> rhs(g_eval);
-      rec.backward.recomputed_nfe += rk_step<S>(tableau, rhs, m.t0, m.dt, m.t1, y, work);
-      for (int j = 0; j < s; ++j)
-        Eigen::Map<Matrix<S>>(slot + (j + 1) * n, rows, cols) = work.k[static_cast<std::size_t>(j)];
-      const bool has_output = std::any_of(record.outputs().begin(), record.outputs().end(),
-                                          [&](const OutputMeta& o) { return o.step == i && !o.linear; });
-      if (e > 0 && has_output) {
-        const S h = static_cast<S>(m.t1 - m.t0);
-        for (int mm = 0; mm < e; ++mm) {
-          const int row = s + mm;
-          linear_combination<S>(work.stage, y, &tableau.extra_a[static_cast<std::size_t>(mm * (s + e))],
-                                work.k.data(), row, h);
-          g_eval(extra_stage_time(tableau, mm, m.t0, m.t1), work.stage, work.k[static_cast<std::size_t>(row)]);
-          ++rec.backward.recomputed_nfe;
-          Eigen::Map<Matrix<S>>(slot + (1 + s + mm) * n, rows, cols) = work.k[static_cast<std::size_t>(row)];
-        }
-      }
-      y = work.y1;
-    }
-    rec.backward.stored_bytes = std::max(rec.backward.stored_bytes, record.bytes() + seg.size() * sizeof(S));
-    Matrix<S> y1m = y;  // end of the segment's last step
-    for (std::size_t i = last; i-- > first;) {
-      const StepMeta& m = steps[i];
-      const S* slot = seg.data() + static_cast<std::size_t>(per) * (i - first);
+  std::vector<const S*> k(static_cast<std::size_t>(s + e));
+  std::vector<S> seg;          // per step of a segment: y0, stages, extras
+  std::vector<StepMeta> metas;  // and its times
+  const auto per = static_cast<std::size_t>(n * (1 + s + e));
+  std::int64_t longest = 0;  // sized once: no growth slack
+  for (std::size_t c = 0; c < checkpoints.size(); ++c)
+    longest = std::max(longest, (c + 1 < checkpoints.size() ? checkpoints[c + 1].step : record.steps()) -
+                                    checkpoints[c].step);
+  seg.reserve(per * static_cast<std::size_t>(longest));
+  metas.reserve(static_cast<std::size_t>(longest));
+  for (std::size_t c = checkpoints.size(); c-- > 0;) {
+    const std::int64_t first = checkpoints[c].step;
+    const std::int64_t last = c + 1 < checkpoints.size() ? checkpoints[c + 1].step : record.steps();
+    seg.resize(per * static_cast<std::size_t>(last - first));
+    metas.resize(static_cast<std::size_t>(last - first));
+    // Outputs are in step order: the first one at or after this segment.
+    auto before = [](const OutputMeta& o, std::int64_t step) { return static_cast<std::int64_t>(o.step) < step; };
+    auto next_out =
+        static_cast<std::size_t>(std::lower_bound(outputs.begin(), outputs.end(), first, before) - outputs.begin());
+    replay.run(checkpoints[c], record.state(c), last,
+               [&](std::int64_t i, const StepMeta& m, const Matrix<S>& y, RkWork<S>& work) {
+                 metas[static_cast<std::size_t>(i - first)] = m;
+                 S* slot = seg.data() + per * static_cast<std::size_t>(i - first);
+                 std::copy_n(y.data(), n, slot);
+                 for (int j = 0; j < s; ++j)
+                   std::copy_n(work.k[static_cast<std::size_t>(j)].data(), n, slot + (j + 1) * n);
+                 bool dense = false;  // an output inside the step through the method's interpolant
+                 for (; next_out < outputs.size() && before(outputs[next_out], i + 1); ++next_out) {
+                   const OutputMeta& o = outputs[next_out];
+                   dense = dense || (!o.linear && o.t != m.t0 && o.t != m.t1);
+                 }
+                 if (e == 0 || !dense) return;
+                 // Its extra stages, as the dense output evaluated them.
+                 const S h = static_cast<S>(m.t1 - m.t0);
+                 for (int mm = 0; mm < e; ++mm) {
+                   const int row = s + mm;
+                   linear_combination<S>(work.stage, y, &tableau.extra_a[static_cast<std::size_t>(mm * (s + e))],
+                                         work.k.data(), row, h);
+                   Matrix<S>& k_row = work.k[static_cast<std::size_t>(row)];
+                   g_eval(extra_stage_time(tableau, mm, m.t0, m.t1), work.stage, k_row);
+                   ++rec.backward.recomputed_nfe;
+                   std::copy_n(k_row.data(), n, slot + (1 + s + mm) * n);
+                 }
+               });
+    // The replay must land on the next checkpoint (or the solve's end) exactly.
+    const bool at_end = c + 1 == checkpoints.size();
+    const Time t_next = at_end ? record.t_end() : checkpoints[c + 1].t0;
+    const Map y_next(at_end ? record.y_end().data() : record.state(c + 1), rows, cols);
+    if (replay.t() != t_next || !(replay.y().array() == y_next.array()).all()) throw_replay_diverged(replay.t());
+    rec.backward.segment_bytes =
+        std::max(rec.backward.segment_bytes, seg.capacity() * sizeof(S) + metas.capacity() * sizeof(StepMeta));
+    Matrix<S> y1m = replay.y();  // end of the segment's last step
+    for (std::int64_t i = last; i-- > first;) {
+      const S* slot = seg.data() + per * static_cast<std::size_t>(i - first);
       for (int j = 0; j < s + e; ++j) k[static_cast<std::size_t>(j)] = slot + (j + 1) * n;
-      if (i + 1 < last) y1m = Map(seg.data() + static_cast<std::size_t>(per) * (i + 1 - first), rows, cols);
-      sweep.step(i, m, slot, k.data(), y1m.data(), y1m, later, ybar);
+      if (i + 1 < last) y1m = Map(slot + per, rows, cols);
+      sweep.step(static_cast<std::size_t>(i), metas[static_cast<std::size_t>(i - first)], slot, k.data(), y1m.data(),
+                 y1m, g.subspan(1), ybar);
     }
   }
   return ybar + g[0];
@@ -567,7 +906,7 @@ void odeint_vjp(ad::Tape<S>& tape, const ad::Node<S>& node, const ad::Tensor<S>&
     } else if (rec.gradient.gradient == Gradient::kAdjoint) {
       y0_bar = adjoint_vjp<S>(rec, *scratch, redirect, g, t_bar, want_t);
     } else {
-      y0_bar = discrete_vjp<S>(rec, *scratch, g);
+      y0_bar = rec.stages ? direct_vjp<S>(rec, *scratch, g) : checkpoint_vjp<S>(rec, *scratch, g);
       if (want_t) {
         // dL/dt_k = ḡ_k·f(t_k, y_k); dL/dt_0 = −a(t_0)·f(t_0, y_0).
         Matrix<S> f_out(rows, cols);
@@ -581,7 +920,8 @@ void odeint_vjp(ad::Tape<S>& tape, const ad::Node<S>& node, const ad::Tensor<S>&
     }
     for (std::size_t i = 0; i < rec.dyn.params.size(); ++i) param_bar[i] = redirect.grad(i);
   }
-  if (rec.record) rec.backward.stored_bytes = std::max(rec.backward.stored_bytes, rec.record->bytes());
+  if (rec.stages) rec.backward.stored_bytes = rec.stages->bytes();
+  if (rec.checkpoints) rec.backward.stored_bytes = rec.checkpoints->bytes();
   if (rec.y0_in.defined() && tape.wants(rec.y0_in)) tape.accumulate(rec.y0_in, tape.constant(y0_bar, rec.y0_in.shape()));
   if (want_t) {
     Matrix<S> tb(rec.ts_in.rows(), rec.ts_in.cols());
@@ -654,16 +994,34 @@ Trajectory<S> run(TensorRhs<S> f, std::span<ad::Parameter<S>* const> params, con
                                         options.method));
     }
     rec->tableau = method.tableau;
-    const bool direct = gradient.gradient == Gradient::kDirect;
-    const std::int64_t every = gradient.checkpoint_every > 0 ? gradient.checkpoint_every : 1;
-    const std::int64_t kept = gradient.checkpoint_every > 0 ? std::numeric_limits<std::int64_t>::max() / 4
-                                                            : gradient.checkpoints;
-    rec->record = std::make_unique<SolveRecord<S>>(*method.tableau, y0.size(), direct, every, kept);
-    sol = solve_recorded<S>(Rhs<S>(rhs), rec->y0, rec->ts, options, *rec->record);
+    if (gradient.gradient == Gradient::kDirect) {
+      rec->stages = std::make_unique<StageRecord<S>>(*method.tableau, y0.size());
+      // Each evaluation keeps its graph, so that the sweep does not evaluate f again.
+      rec->graphs = std::make_unique<GraphLog<S>>(dir.reversed);
+      rec->stages->set_graphs(rec->graphs.get());
+      auto record = [&](Time t, const Matrix<S>& y, Matrix<S>& dy) {
+        GraphLog<S>& log = *rec->graphs;
+        log.evals.push_back(rec->dyn.record(*log.tape, t, y, dy));
+        log.written.push_back(dy.data());
+      };
+      sol = solve_recorded<S>(Rhs<S>(record), rec->y0, rec->ts, options, *rec->stages);
+      const GraphLog<S>& log = *rec->graphs;
+      rec->stages->graphs_done((*log.tape).bytes_in_use() + log.evals.capacity() * sizeof(log.evals[0]) +
+                               log.written.capacity() * sizeof(log.written[0]));
+    } else {
+      // The loop solve_recorded runs (its dispatch) and the options it runs with.
+      const bool adaptive = method.adaptive && options.step_size <= 0.0 && options.grid_points.empty();
+      const std::int64_t every = gradient.checkpoint_every > 0 ? gradient.checkpoint_every : 1;
+      const std::int64_t budget = gradient.checkpoint_every > 0 ? 0 : gradient.checkpoints;
+      rec->checkpoints = std::make_unique<CheckpointRecord<S>>(
+          *method.tableau, y0.rows(), y0.cols(), dir.reversed ? reversed_options(options) : options, adaptive,
+          every, budget);
+      sol = solve_recorded<S>(Rhs<S>(rhs), rec->y0, rec->ts, options, *rec->checkpoints);
+      rec->checkpoints->finish();
+    }
   } else {
     sol = solve<S>(Rhs<S>(rhs), rec->y0, rec->ts, options);
   }
-  (void)dir;
   rec->stats = sol.stats;
   const Eigen::Index cols = y0.cols();
   ad::Tensor<S> ys = tape.make(y0.rows(), cols * static_cast<Eigen::Index>(sol.ys.size()), y0.shape());

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -55,6 +56,7 @@ struct Problem {
     Matrix<double> ts;
     std::vector<Matrix<double>> params;
     BackwardStats stats;
+    Stats forward;
   };
 
   double loss(const Options& opt) {
@@ -86,6 +88,7 @@ struct Problem {
     l.backward();
     for (auto* p : net->parameters()) out.params.push_back(p->grad);
     out.stats = traj.backward_stats();
+    out.forward = traj.stats();
     return out;
   }
 
@@ -158,14 +161,46 @@ TEST_P(DirectOnGrid, MatchesFiniteDifferencesOfTheDiscretization) {
   EXPECT_GT(direct.stats.nfe, 0);
 }
 
-TEST_P(DirectOnGrid, LinearInterpolationAndReverseTime) {
-  Problem pb;
-  pb.ts = {1.0, 0.7, 0.25, 0.0};
-  Options opt;
-  opt.method = GetParam();
-  opt.grid_points = {1.0, 0.85, 0.5, 0.2, 0.0};
-  opt.interpolation = FixedInterpolation::kLinear;
-  expect_close(pb.grads(opt), pb.finite_differences(opt), 2e-8, false, opt.method + " reversed");
+// The sweep goes through the graphs the forward evaluations kept instead of
+// evaluating f again: the dynamics are called during the forward solve
+// only, in both directions of time, on a grid and adaptively, and the
+// gradient is the one finite differences check above.
+TEST_P(DirectOnGrid, ReusesTheForwardGraphs) {
+  for (const bool reversed : {false, true}) {
+    for (const bool adaptive : {false, true}) {
+      auto net = make_net<double>(3);
+      const std::vector<ad::Parameter<double>*> params = net->parameters();
+      std::int64_t calls = 0;
+      TensorRhs<double> f = [&](const ad::Tensor<double>& t, const ad::Tensor<double>& y) {
+        ++calls;
+        return net->forward(t, y);
+      };
+      Options opt;
+      opt.method = GetParam();
+      std::vector<Time> ts{0.0, 0.3, 0.75, 1.0};
+      if (!adaptive) opt.grid_points = {0.0, 0.13, 0.41, 0.62, 0.9, 1.0};
+      if (reversed) {
+        std::reverse(ts.begin(), ts.end());
+        std::reverse(opt.grid_points.begin(), opt.grid_points.end());
+      }
+      const std::string what = opt.method + (reversed ? " reversed" : "") + (adaptive ? " adaptive" : "");
+      ad::Tape<double> tape;
+      ad::GradScope<double> scope(tape);
+      const auto y0 = tape.variable(random_matrix<double>(2, 3, 5));
+      const auto traj = odeint<double>(f, params, y0, std::span<const Time>(ts), opt);
+      EXPECT_EQ(calls, traj.stats().nfe) << what;
+      calls = 0;
+      ad::sum(ad::mul(traj.ys, traj.ys)).backward();
+      // Hermite interpolation inside a step of a method without FSAL uses
+      // f(t1, y1), whose graph went with the next step: evaluated again.
+      const BackwardStats& b = traj.backward_stats();
+      EXPECT_EQ(calls, b.recomputed_nfe) << what;
+      EXPECT_LE(b.recomputed_nfe, traj.stats().accepted) << what;
+      if (opt.method == "dopri5" || opt.method == "tsit5" || opt.method == "bosh3") EXPECT_EQ(calls, 0) << what;
+      EXPECT_GT(b.nfe, b.recomputed_nfe) << what;
+      EXPECT_GT(params[0]->grad.cwiseAbs().maxCoeff(), 0.0) << what;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, DirectOnGrid,
@@ -227,6 +262,115 @@ TEST(Checkpoint, EqualsDirect) {
   dopri8.method = "dopri8";
   expect_close(pb.grads(dopri8, {.gradient = Gradient::kCheckpoint, .checkpoint_every = 2}), pb.grads(dopri8), 1e-12,
                true, "dopri8 with extra dense stages");
+}
+
+// Segments are re-run from their checkpoints: the replay must retake the
+// forward loop's every attempt (rejections, the PI controller's memory,
+// steps clipped to step_t and jump_t, FSAL and jumps across checkpoints,
+// outputs inside segments, reverse time, fixed grids) for the gradient to
+// equal direct's.
+TEST(Checkpoint, ReplaysTheForwardSolveExactly) {
+  struct Case {
+    std::string name;
+    Options opt;
+    std::vector<double> ts{0.0, 0.3, 0.75, 1.0};
+    int rejected_after_first = 0;  // at least this many rejected attempts after the first accepted step
+  };
+  std::vector<Case> cases;
+  Options i_controller;
+  i_controller.rtol = 1e-8;
+  i_controller.atol = 1e-10;
+  i_controller.first_step = 0.3;  // too large: rejected, and later steps grow into rejections
+  cases.push_back({"dopri5 I, rejections", i_controller, {0.0, 3.0, 7.5, 10.0}, 3});
+  Options pi = i_controller;
+  pi.controller = Controller::kPI;  // the previous error ratio carried by each checkpoint
+  cases.push_back({"dopri5 PI", pi, {0.0, 3.0, 7.5, 10.0}});
+  pi.method = "tsit5";
+  cases.push_back({"tsit5 PI reversed", pi, {10.0, 7.5, 3.0, 0.0}});
+  Options clipped;
+  clipped.rtol = 1e-6;
+  clipped.atol = 1e-8;
+  clipped.step_t = {0.41, 0.5};
+  clipped.jump_t = {0.2, 0.6};
+  cases.push_back({"dopri5 step_t/jump_t", clipped});
+  cases.push_back({"dopri5 step_t/jump_t reversed", clipped, {1.0, 0.7, 0.25, 0.0}});
+  Options hermite;
+  hermite.method = "adaptive_heun";  // no FSAL: f(t1, y1) from the Hermite interpolant
+  hermite.rtol = 1e-5;
+  hermite.atol = 1e-7;
+  cases.push_back({"adaptive_heun reversed", hermite, {1.0, 0.7, 0.25, 0.0}});
+  Options dopri8;
+  dopri8.method = "dopri8";  // extra dense stages recomputed in the segments
+  dopri8.rtol = 1e-9;
+  dopri8.atol = 1e-11;
+  cases.push_back({"dopri8", dopri8});
+  Options rk4;
+  rk4.method = "rk4";
+  rk4.step_size = 0.07;  // outputs inside steps, a shorter last step
+  cases.push_back({"rk4 step_size", rk4});
+  cases.push_back({"rk4 step_size reversed", rk4, {1.0, 0.7, 0.25, 0.0}});
+  Options grid;
+  grid.method = "bosh3";
+  grid.grid_points = {1.0, 0.85, 0.5, 0.2, 0.0};
+  grid.interpolation = FixedInterpolation::kLinear;
+  cases.push_back({"bosh3 grid reversed", grid, {1.0, 0.7, 0.25, 0.0}});
+  Options heun;
+  heun.method = "heun2";
+  heun.grid_points = {0.0, 0.13, 0.41, 0.62, 0.9, 1.0};
+  heun.interpolation = FixedInterpolation::kLinear;
+  cases.push_back({"heun2 grid, linear outputs", heun});
+
+  for (const Case& c : cases) {
+    Problem pb;
+    pb.ts = c.ts;
+    Options counted = c.opt;
+    int accepted = 0, rejected_after_first = 0;
+    counted.on_step = [&](const StepInfo& s) {
+      if (s.accepted) ++accepted;
+      else if (accepted > 0) ++rejected_after_first;
+    };
+    pb.loss(counted);
+    EXPECT_GE(rejected_after_first, c.rejected_after_first) << c.name;
+    const auto direct = pb.grads(c.opt);
+    for (const GradientOptions& g : {GradientOptions{.gradient = Gradient::kCheckpoint, .checkpoint_every = 1},
+                                     GradientOptions{.gradient = Gradient::kCheckpoint, .checkpoint_every = 3},
+                                     GradientOptions{.gradient = Gradient::kCheckpoint, .checkpoints = 2},
+                                     GradientOptions{.gradient = Gradient::kCheckpoint, .checkpoints = 1}}) {
+      const std::string what = c.name + (g.checkpoint_every > 0 ? ", every " + std::to_string(g.checkpoint_every)
+                                                                : ", budget " + std::to_string(g.checkpoints));
+      const auto cp = pb.grads(c.opt, g);
+      expect_close(cp, direct, 1e-12, true, what);
+      EXPECT_LE(cp.stats.checkpoints, g.checkpoint_every > 0 ? direct.forward.accepted : g.checkpoints) << what;
+      EXPECT_GE(cp.stats.checkpoints, 1) << what;
+      // At most one more forward solve (attempts rejected before a
+      // checkpoint's step are not retaken) plus each segment's first stage.
+      EXPECT_GE(cp.stats.recomputed_nfe, direct.forward.accepted) << what;
+      EXPECT_LE(cp.stats.recomputed_nfe, direct.forward.nfe + cp.stats.checkpoints) << what;
+    }
+  }
+}
+
+// A replay that does not retake the forward solve's steps (here: dynamics
+// that changed between forward and backward) is detected, not differentiated.
+TEST(Checkpoint, ADivergingReplayThrows) {
+  auto net = make_net<double>(7);
+  const std::vector<ad::Parameter<double>*> params = net->parameters();
+  bool changed = false;
+  TensorRhs<double> f = [&](const ad::Tensor<double>& t, const ad::Tensor<double>& y) {
+    const auto out = net->forward(t, y);
+    return changed ? ad::mul(out, y.tape().scalar(1.0 + 1e-9)) : out;
+  };
+  ad::Tape<double> tape;
+  ad::GradScope<double> scope(tape);
+  const auto y0 = tape.variable(random_matrix<double>(2, 3, 11));
+  const std::vector<Time> ts{0.0, 1.0};
+  Options opt;
+  opt.rtol = 1e-6;
+  const auto traj = odeint<double>(f, params, y0, std::span<const Time>(ts), opt,
+                                   {.gradient = Gradient::kCheckpoint, .checkpoint_every = 2});
+  const auto loss = ad::sum(ad::square(traj[1]));
+  changed = true;
+  expect_error<Error>([&] { loss.backward(); }, "replay diverged");
 }
 
 TEST(Adjoint, ConvergesToDirect) {

@@ -1,8 +1,8 @@
 // Memory of a gradient through a solve, from 100 to 10,000 steps: the
 // adjoint's peak heap use stays flat, direct's grows with the steps, and
-// checkpointing's with the checkpoints kept. The heap in use (glibc's
-// mallinfo2, which Eigen's allocations go through) is sampled at every
-// evaluation of the dynamics, forward and backward.
+// what checkpointing stores with the checkpoints kept, not the steps. The
+// heap in use (glibc's mallinfo2, which Eigen's allocations go through) is
+// sampled at every evaluation of the dynamics, forward and backward.
 #include <odeflow/ad/ops.hpp>
 #include <odeflow/core/random.hpp>
 #include <odeflow/nn/activation.hpp>
@@ -36,7 +36,7 @@ struct Peak {
   BackwardStats stats;  // what the op reports
 };
 
-Peak peak_of(Gradient gradient, double t_end, int checkpoints = 16) {
+Peak peak_of(Gradient gradient, double t_end, int checkpoints = 16, int checkpoint_every = 0) {
   SplitMix64 rng(5);
   nn::Sequential<double> net;
   net.push_back(std::make_unique<nn::Linear<double>>(2, 16, rng));
@@ -60,7 +60,7 @@ Peak peak_of(Gradient gradient, double t_end, int checkpoints = 16) {
   const auto y0_t = tape.variable(y0);
   const std::size_t before = heap_in_use();
   peak = before;
-  GradientOptions g{.gradient = gradient, .checkpoints = checkpoints};
+  GradientOptions g{.gradient = gradient, .checkpoint_every = checkpoint_every, .checkpoints = checkpoints};
   const auto traj = odeint<double>(f, params, y0_t, std::span<const Time>(ts), opt, g);
   ad::sum(ad::square(traj[1])).backward();
   return {peak - std::min(peak, before), traj.backward_stats()};
@@ -86,10 +86,42 @@ TEST(Memory, AdjointIsFlatDirectGrowsCheckpointStaysBounded) {
   EXPECT_GT(direct_long.stats.stored_bytes, 50 * direct_short.stats.stored_bytes);
   EXPECT_GT(direct_long.bytes, 50 * direct_short.bytes / 2) << direct_short.bytes << " -> " << direct_long.bytes;
   EXPECT_GE(direct_long.bytes, direct_long.stats.stored_bytes);
-  // Checkpointing holds the step record (a few numbers per step) plus at most
-  // 32 states and one recomputed segment: far below direct's stages.
-  EXPECT_LT(checkpoint_long.bytes, direct_long.bytes / 2);
+  // Checkpointing holds at most 16 states and, during the backward pass,
+  // one recomputed segment (1/16 to 1/8 of the steps): far below direct's.
+  EXPECT_LT(checkpoint_long.bytes, direct_long.bytes / 4);
   EXPECT_GT(checkpoint_long.stats.recomputed_nfe, 0);
+}
+
+// What the op keeps between forward and backward (BackwardStats, so this
+// runs under the sanitizers too): with a budget, the checkpoints and their
+// bytes do not depend on the number of steps, and grow with the budget.
+TEST(Memory, CheckpointStoresTheCheckpointsNotTheSteps) {
+  const BackwardStats short_16 = peak_of(Gradient::kCheckpoint, 1.0, 16).stats;     // 100 steps
+  const BackwardStats long_16 = peak_of(Gradient::kCheckpoint, 100.0, 16).stats;    // 10,000 steps
+  const BackwardStats long_64 = peak_of(Gradient::kCheckpoint, 100.0, 64).stats;
+  const BackwardStats long_1 = peak_of(Gradient::kCheckpoint, 100.0, 1).stats;
+  const BackwardStats direct_long = peak_of(Gradient::kDirect, 100.0).stats;
+  for (const BackwardStats* s : {&short_16, &long_16}) {
+    EXPECT_LE(s->checkpoints, 16);
+    EXPECT_GE(s->checkpoints, 8);
+  }
+  EXPECT_LE(long_64.checkpoints, 64);
+  EXPECT_GE(long_64.checkpoints, 32);
+  EXPECT_EQ(long_1.checkpoints, 1);
+  EXPECT_EQ(long_16.stored_bytes, short_16.stored_bytes);
+  EXPECT_GT(long_64.stored_bytes, 3 * long_16.stored_bytes);
+  EXPECT_LT(long_1.stored_bytes, long_16.stored_bytes);
+  EXPECT_LT(long_64.stored_bytes, direct_long.stored_bytes / 100);
+  // The segment rebuilt during the backward pass holds steps / checkpoints
+  // steps' stages: direct's stages spread over the checkpoints.
+  const double per_step = static_cast<double>(direct_long.stored_bytes) / 10000.0;
+  EXPECT_LE(static_cast<double>(long_16.segment_bytes), 2.0 * per_step * 10000.0 / 8.0);
+  EXPECT_LT(long_64.segment_bytes, long_16.segment_bytes);
+  EXPECT_EQ(long_1.recomputed_nfe, 4 * 10000);  // rk4: the whole solve once more, from one checkpoint
+  // Every N-th step: the checkpoints grow with the steps.
+  const BackwardStats every = peak_of(Gradient::kCheckpoint, 100.0, 16, 100).stats;
+  EXPECT_EQ(every.checkpoints, 100);
+  EXPECT_GT(every.stored_bytes, 4 * long_16.stored_bytes);
 }
 
 }  // namespace

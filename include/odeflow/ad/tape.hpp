@@ -81,6 +81,10 @@ class Tape {
   void backward(const Tensor<S>& output, bool create_graph = false);
   // The same with an explicit seed of output's shape (a VJP into parameters).
   void backward(const Tensor<S>& output, const Tensor<S>& seed, bool create_graph = false);
+  // The same (no graph) through the nodes recorded since `from` only: a
+  // graph kept after a mark, as odeint keeps one per stage. Earlier nodes
+  // get no cotangent, and the pass does not visit them.
+  void backward(const Tensor<S>& output, const Tensor<S>& seed, const Mark& from);
   // torch.autograd.grad: result[i] = sum_j (d outputs[j] / d inputs[i])^T grad_outputs[j],
   // zeros when inputs[i] does not influence the outputs. Empty grad_outputs
   // means ones for every (1x1) output. Parameters are left untouched.

@@ -21,9 +21,13 @@
 //   cotangent to a as it passes the output time and carries its step size
 //   across them. Memory does not depend on the number of steps. Seminorm on
 //   by default (a_θ out of the error norm; Kidger et al. 2020).
-// - kCheckpoint: stores the state at the start of every N-th accepted step
-//   (plus a few numbers per step) and recomputes each segment's stages on
-//   the way back: kDirect's gradient with memory ~ checkpoints + one segment.
+// - kCheckpoint: stores the state at a few accepted steps (checkpoints) with
+//   what restarts the solve there bit for bit (the step taken, its first
+//   stage's origin, the controller's memory), nothing per step; on the way
+//   back re-runs each segment between checkpoints (same attempts, rejections
+//   and steps) and sweeps it as kDirect: kDirect's gradient, with memory
+//   O(checkpoints × state) between forward and backward plus one segment's
+//   stages during the backward pass, for one more forward solve.
 //
 // Gradients with respect to ts use dy/dt = f(t, y) at the outputs:
 // dL/dt_k = ḡ_k·f(t_k, y_k) for k ≥ 1 and dL/dt_0 = −a(t_0)·f(t_0, y_0),
@@ -75,9 +79,11 @@ struct AdjointOptions {
 struct GradientOptions {
   Gradient gradient = Gradient::kDirect;
   AdjointOptions adjoint;
-  // kCheckpoint: keep the state at the start of every `checkpoint_every`-th
-  // accepted step; with 0, keep between `checkpoints` and 2·`checkpoints`
-  // states, spread evenly (the interval doubles as the solve goes on).
+  // kCheckpoint: a checkpoint at every `checkpoint_every`-th accepted step;
+  // with 0, at most `checkpoints` of them, spread evenly (at every 2^j-th
+  // step: when one more is due, every other one is dropped and the interval
+  // doubles, so between `checkpoints`/2 and `checkpoints` are kept once the
+  // solve has that many steps).
   int checkpoint_every = 0;
   int checkpoints = 16;
 };
@@ -94,6 +100,8 @@ struct BackwardStats {
   std::int64_t rejected = 0;
   std::int64_t recomputed_nfe = 0;  // checkpoint: forward evaluations re-run to rebuild segments
   std::size_t stored_bytes = 0;     // stage/checkpoint memory held by the op between forward and backward
+  std::int64_t checkpoints = 0;     // checkpoint: checkpoints the forward pass kept
+  std::size_t segment_bytes = 0;    // checkpoint: the largest rebuilt segment (held during the backward pass)
 };
 
 namespace detail {

@@ -95,11 +95,13 @@ using TensorRhs = std::function<ad::Tensor<S>(const ad::Tensor<S>& t, const ad::
 
 // What a backward pass did (filled when the tape's backward reaches the op).
 struct BackwardStats {
-  std::int64_t nfe = 0;       // evaluations of f (each with its VJP) in the backward pass
+  std::int64_t nfe = 0;       // VJPs of f in the backward pass (adjoint: each with an evaluation of f)
   std::int64_t accepted = 0;  // adjoint: accepted backward steps; direct/checkpoint: steps swept
   std::int64_t rejected = 0;
-  std::int64_t recomputed_nfe = 0;  // checkpoint: forward evaluations re-run to rebuild segments
-  std::size_t stored_bytes = 0;     // stage/checkpoint memory held by the op between forward and backward
+  // checkpoint: forward evaluations re-run to rebuild segments; direct:
+  // stages whose kept graph could not serve, evaluated again for their VJP
+  std::int64_t recomputed_nfe = 0;
+  std::size_t stored_bytes = 0;  // stages, graphs or checkpoints held by the op between forward and backward
   std::int64_t checkpoints = 0;     // checkpoint: checkpoints the forward pass kept
   std::size_t segment_bytes = 0;    // checkpoint: the largest rebuilt segment (held during the backward pass)
 };

@@ -102,12 +102,7 @@ class StageRecord final : public StepRecorder<S> {
   void step(Time t0, Time dt, Time t1, const Matrix<S>& y0, const RkWork<S>& work, bool jump) override {
     const FirstStage k0 = steps_.empty() ? FirstStage{t0, false} : next_k0_;
     next_k0_ = first_stage_after(tableau_.fsal(), t0, dt, t1, jump);
-    StepMeta m;
-    m.t0 = t0;
-    m.dt = dt;
-    m.t1 = t1;
-    m.k0_time = k0.time;
-    m.k0_shared = k0.shared;
+    StepMeta m{.t0 = t0, .dt = dt, .t1 = t1, .k0_time = k0.time, .k0_shared = k0.shared};
     m.data = append(y0.data());
     for (int i = 0; i < tableau_.stages(); ++i) append(work.k[static_cast<std::size_t>(i)].data());
     steps_.push_back(m);
@@ -403,6 +398,8 @@ class Sweep {
 
   // Graphs of the forward evaluations to use instead of evaluating f again.
   void use_graphs(GraphLog<S>* graphs) { graphs_ = graphs; }
+  // Whether forward evaluation `id` (−1: none) still has its graph.
+  bool kept(std::int32_t id) const { return graphs_ != nullptr && id >= 0 && id < released_; }
 
   // Cotangent of the loop's f (g(s, y) = −f(−s, y) when reversed) at (s, y).
   void g_vjp(Time s, const Eigen::Ref<const Matrix<S>>& y, const Matrix<S>& bar, Matrix<S>& y_bar) {
@@ -417,9 +414,10 @@ class Sweep {
   // The same through the graph of forward evaluation `id` (−1: none, then as
   // above), which is released after: the sweep meets the evaluations in
   // reverse order, so the tape is rewound to before it.
+  // y is only read when the graph is not kept.
   void g_vjp(std::int32_t id, Time s, const Eigen::Ref<const Matrix<S>>& y, const Matrix<S>& bar, Matrix<S>& y_bar) {
     if (graphs_ == nullptr) return g_vjp(s, y, bar, y_bar);
-    if (id < 0 || id >= released_) {
+    if (!kept(id)) {
       ++stats_.recomputed_nfe;
       return g_vjp(s, y, bar, y_bar);
     }
@@ -496,9 +494,11 @@ class Sweep {
       for (int mm = e - 1; mm >= 0; --mm) {
         const int row = s + mm;
         const double* a = &tableau_.extra_a[static_cast<std::size_t>(mm * (s + e))];
-        stage_ = Map(y0, rows_, cols_);
-        for (int j = 0; j < row; ++j)
-          if (a[j] != 0.0) stage_ += (static_cast<S>(a[j]) * h) * Map(k[j], rows_, cols_);
+        if (!kept(eval_of(row))) {
+          stage_ = Map(y0, rows_, cols_);
+          for (int j = 0; j < row; ++j)
+            if (a[j] != 0.0) stage_ += (static_cast<S>(a[j]) * h) * Map(k[j], rows_, cols_);
+        }
         g_vjp(eval_of(row), extra_stage_time(tableau_, mm, m.t0, m.t1), stage_, kbar_[static_cast<std::size_t>(row)],
               stage_bar_);
         y0bar += stage_bar_;
@@ -507,10 +507,12 @@ class Sweep {
       }
     }
     for (int i = s - 1; i >= 1; --i) {
-      stage_ = Map(y0, rows_, cols_);
-      for (int j = 0; j < i; ++j) {
-        const double a = tableau_.a_at(i, j);
-        if (a != 0.0) stage_ += (static_cast<S>(a) * dt) * Map(k[j], rows_, cols_);
+      if (!kept(eval_of(i))) {  // a kept graph has its own input
+        stage_ = Map(y0, rows_, cols_);
+        for (int j = 0; j < i; ++j) {
+          const double a = tableau_.a_at(i, j);
+          if (a != 0.0) stage_ += (static_cast<S>(a) * dt) * Map(k[j], rows_, cols_);
+        }
       }
       g_vjp(eval_of(i), stage_time(m.t0, m.dt, m.t1, tableau_.c[static_cast<std::size_t>(i)]), stage_,
             kbar_[static_cast<std::size_t>(i)], stage_bar_);
@@ -670,12 +672,7 @@ class Replay {
         if (attempts == 1 && !accept) throw_replay_diverged(t_);
       }
       if (accept) {
-        StepMeta m;
-        m.t0 = t_;
-        m.dt = dt;
-        m.t1 = t1;
-        m.k0_time = k0.time;
-        m.k0_shared = k0.shared;
+        StepMeta m{.t0 = t_, .dt = dt, .t1 = t1, .k0_time = k0.time, .k0_shared = k0.shared};
         visit(index, m, y_, work_);
         k0 = first_stage_after(tableau_.fsal(), t_, dt, t1, on_jump);
         if (++index < last) {

@@ -76,6 +76,7 @@ TEST(Memory, AdjointIsFlatDirectGrowsCheckpointStaysBounded) {
   const Peak adjoint_long = peak_of(Gradient::kAdjoint, 100.0);
   const Peak direct_short = peak_of(Gradient::kDirect, 1.0);
   const Peak direct_long = peak_of(Gradient::kDirect, 100.0);
+  const Peak checkpoint_short = peak_of(Gradient::kCheckpoint, 1.0, 16);
   const Peak checkpoint_long = peak_of(Gradient::kCheckpoint, 100.0, 16);
 
   // 100 vs 10,000 steps.
@@ -86,9 +87,12 @@ TEST(Memory, AdjointIsFlatDirectGrowsCheckpointStaysBounded) {
   EXPECT_GT(direct_long.stats.stored_bytes, 50 * direct_short.stats.stored_bytes);
   EXPECT_GT(direct_long.bytes, 50 * direct_short.bytes / 2) << direct_short.bytes << " -> " << direct_long.bytes;
   EXPECT_GE(direct_long.bytes, direct_long.stats.stored_bytes);
-  // Checkpointing holds at most 16 states and, during the backward pass,
-  // one recomputed segment (1/16 to 1/8 of the steps): far below direct's.
-  EXPECT_LT(checkpoint_long.bytes, direct_long.bytes / 4);
+  // Checkpointing with a budget holds at most 16 states per level and,
+  // during the backward pass, one part of at most 16 steps: flat but for a
+  // level more per 16-fold more steps.
+  EXPECT_LT(checkpoint_long.bytes, direct_long.bytes / 50);
+  EXPECT_LE(checkpoint_long.bytes, checkpoint_short.bytes * 3 / 2 + 4096)
+      << checkpoint_short.bytes << " -> " << checkpoint_long.bytes;
   EXPECT_GT(checkpoint_long.stats.recomputed_nfe, 0);
 }
 
@@ -112,16 +116,40 @@ TEST(Memory, CheckpointStoresTheCheckpointsNotTheSteps) {
   EXPECT_GT(long_64.stored_bytes, 3 * long_16.stored_bytes);
   EXPECT_LT(long_1.stored_bytes, long_16.stored_bytes);
   EXPECT_LT(long_64.stored_bytes, direct_long.stored_bytes / 100);
-  // The segment rebuilt during the backward pass holds steps / checkpoints
-  // steps' stages: direct's stages spread over the checkpoints.
-  const double per_step = static_cast<double>(direct_long.stored_bytes) / 10000.0;
-  EXPECT_LE(static_cast<double>(long_16.segment_bytes), 2.0 * per_step * 10000.0 / 8.0);
-  EXPECT_LT(long_64.segment_bytes, long_16.segment_bytes);
-  EXPECT_EQ(long_1.recomputed_nfe, 4 * 10000);  // rk4: the whole solve once more, from one checkpoint
-  // Every N-th step: the checkpoints grow with the steps.
+  // During the backward pass: segments longer than the budget are split
+  // into at most `budget` parts, recursively, so one level of checkpoints
+  // per 16-fold more steps (100 steps: segments of 8, none; 1,000: of 64,
+  // parts of 4; 10,000: of 1,024, 64, 4) and at most 16 steps' stages.
+  const BackwardStats mid_16 = peak_of(Gradient::kCheckpoint, 10.0, 16).stats;  // 1,000 steps
+  EXPECT_EQ(short_16.checkpoint_levels, 0);
+  EXPECT_EQ(mid_16.checkpoint_levels, 1);
+  EXPECT_EQ(long_16.checkpoint_levels, 2);
+  // rk4 on a 2 x 1 state: y0, 4 stages and the step's times; a state and
+  // its restart data (generously).
+  constexpr std::size_t kStepBytes = 5 * 2 * sizeof(double) + 64;
+  constexpr std::size_t kCheckpointBytes = 256;
+  for (const BackwardStats* s : {&short_16, &mid_16, &long_16})
+    EXPECT_LE(s->segment_bytes,
+              16 * kStepBytes + static_cast<std::size_t>(s->checkpoint_levels) * 16 * kCheckpointBytes);
+  EXPECT_LT(long_16.segment_bytes, 2 * mid_16.segment_bytes);
+  // Each level costs a replay: rk4, 4 evaluations per step.
+  EXPECT_GE(long_16.recomputed_nfe, 3 * 4 * 10000);
+  EXPECT_LE(long_16.recomputed_nfe, 3 * 4 * 10000);
+  // A larger budget: fewer levels and replays, more bytes; the smallest
+  // (1) splits in two.
+  EXPECT_EQ(long_64.checkpoint_levels, 1);
+  EXPECT_LT(long_64.recomputed_nfe, long_16.recomputed_nfe);
+  EXPECT_GT(long_64.segment_bytes, long_16.segment_bytes);
+  EXPECT_GE(long_1.checkpoint_levels, 13);  // 2^13 < 10,000
+  // Every N-th step: the checkpoints grow with the steps, segments are
+  // stored whole (one more forward solve).
   const BackwardStats every = peak_of(Gradient::kCheckpoint, 100.0, 16, 100).stats;
   EXPECT_EQ(every.checkpoints, 100);
   EXPECT_GT(every.stored_bytes, 4 * long_16.stored_bytes);
+  EXPECT_EQ(every.checkpoint_levels, 0);
+  EXPECT_EQ(every.recomputed_nfe, 4 * 10000);
+  const double per_step = static_cast<double>(direct_long.stored_bytes) / 10000.0;
+  EXPECT_LE(static_cast<double>(every.segment_bytes), per_step * 100.0);
 }
 
 }  // namespace

@@ -26,8 +26,12 @@
 //   stage's origin, the controller's memory), nothing per step; on the way
 //   back re-runs each segment between checkpoints (same attempts, rejections
 //   and steps) and sweeps it as kDirect: kDirect's gradient, with memory
-//   O(checkpoints × state) between forward and backward plus one segment's
-//   stages during the backward pass, for one more forward solve.
+//   O(checkpoints × state) between forward and backward. During the backward
+//   pass: every N steps, one segment's stages, for one more forward solve;
+//   with a budget, segments longer than it are split recursively (checkpoints
+//   of their own, at most the budget per level), so memory stays
+//   O(budget × state × levels), levels growing as log(steps), each level one
+//   more replay.
 //
 // Gradients with respect to ts use dy/dt = f(t, y) at the outputs:
 // dL/dt_k = ḡ_k·f(t_k, y_k) for k ≥ 1 and dL/dt_0 = −a(t_0)·f(t_0, y_0),
@@ -83,7 +87,10 @@ struct GradientOptions {
   // with 0, at most `checkpoints` of them, spread evenly (at every 2^j-th
   // step: when one more is due, every other one is dropped and the interval
   // doubles, so between `checkpoints`/2 and `checkpoints` are kept once the
-  // solve has that many steps).
+  // solve has that many steps). With the budget, the backward pass also
+  // holds at most max(`checkpoints`, 2) states per level of checkpoints it
+  // makes inside longer segments, and one part of at most that many steps:
+  // memory O(checkpoints × log(steps)), for one more replay per level.
   int checkpoint_every = 0;
   int checkpoints = 16;
 };
@@ -103,7 +110,10 @@ struct BackwardStats {
   std::int64_t recomputed_nfe = 0;
   std::size_t stored_bytes = 0;  // stages, graphs or checkpoints held by the op between forward and backward
   std::int64_t checkpoints = 0;     // checkpoint: checkpoints the forward pass kept
-  std::size_t segment_bytes = 0;    // checkpoint: the largest rebuilt segment (held during the backward pass)
+  // checkpoint: what the backward pass held at most: the stored steps of one
+  // segment and the checkpoints it made inside longer ones
+  std::size_t segment_bytes = 0;
+  std::int64_t checkpoint_levels = 0;  // checkpoint: levels of checkpoints made inside segments (0: none)
 };
 
 namespace detail {

@@ -598,9 +598,10 @@ Matrix<S> direct_vjp(OdeintRecord<S>& rec, ad::Tape<S>& tape, std::span<const Ma
 
 // Re-runs accepted steps of the forward solve from a checkpoint, bit for
 // bit: the same attempts, rejections and step sizes as solve/'s loops. It
-// repeats their rules (detail/adaptive_loop.hpp's step control, clipping to
-// step_t/jump_t and acceptance; the fixed grid of integrate_fixed.cpp) with
-// the same arithmetic (rk_step, error_ratio, next_step_size); should they
+// repeats their rules (detail/adaptive_loop.hpp's step bounds and
+// acceptance; the fixed grid of integrate_fixed.cpp) with the same
+// arithmetic and pieces (rk_step, error_ratio, next_step_size, StepClip for
+// step_t/jump_t); should they
 // drift apart, the state at the next checkpoint differs and the backward
 // pass throws instead of returning a wrong gradient.
 template <Scalar S>
@@ -613,8 +614,7 @@ class Replay {
     y_.resize(y_end.rows(), y_end.cols());
     const Options& o = record.loop_options();
     if (record.adaptive()) {
-      step_t_ = pending_times(o.step_t, loop_ts.front());
-      jump_t_ = pending_times(o.jump_t, loop_ts.front());
+      clip_.emplace(o, loop_ts.front());
     } else {
       grid_.emplace(loop_ts, o);
     }
@@ -633,7 +633,7 @@ class Replay {
     ++nfe_;
     controller_ = cp.controller;
     double dt = cp.dt;
-    std::size_t next_step_t = 0, next_jump_t = 0;
+    if (clip_) clip_->rewind();
     std::int64_t attempts = 0;
     for (std::int64_t index = cp.step; index < last;) {
       Time t1 = cp.t1;
@@ -646,19 +646,8 @@ class Replay {
         if (!std::isfinite(dt)) dt = o.min_step;
         dt = std::clamp(dt, o.min_step, o.max_step);
         t1 = t_ + dt;
-        on_jump_ = false;
         if (!(t1 > t_)) throw_replay_diverged(t_);
-        while (next_step_t < step_t_.size() && step_t_[next_step_t] <= t_) ++next_step_t;
-        while (next_jump_t < jump_t_.size() && jump_t_[next_jump_t] <= t_) ++next_jump_t;
-        if (next_step_t < step_t_.size() && step_t_[next_step_t] < t1) {
-          t1 = step_t_[next_step_t];
-          dt = t1 - t_;
-        }
-        if (next_jump_t < jump_t_.size() && jump_t_[next_jump_t] < t1) {
-          t1 = jump_t_[next_jump_t];
-          dt = t1 - t_;
-          on_jump_ = true;
-        }
+        on_jump_ = clip_->clip(t_, dt, t1);
       }
       ++attempts;
       nfe_ += rk_step<S>(tableau_, g_, t_, dt, t1, y_, work_);
@@ -711,7 +700,7 @@ class Replay {
   Time t_ = 0;
   bool on_jump_ = false;         // the current attempt ends on a jump_t time
   ControllerState controller_;  // before the current attempt's step-size update
-  std::vector<Time> step_t_, jump_t_;
+  std::optional<StepClip> clip_;  // adaptive
   std::optional<FixedGrid> grid_;
 };
 

@@ -55,14 +55,48 @@ template <Scalar S>
 [[noreturn]] void throw_step_underflow(Time t, double dt, const Stats& stats, double last_ratio,
                                        bool last_non_finite);
 
-// Sorted times strictly after t0 (steps must land on them).
-inline std::vector<Time> pending_times(const std::vector<Time>& times, Time t0) {
-  std::vector<Time> out;
-  for (Time t : times)
-    if (t > t0) out.push_back(t);
-  std::sort(out.begin(), out.end());
-  return out;
-}
+// The step_t and jump_t times after t0 that steps must land on, and the
+// loops' rule for an attempt from t to t1 (the adaptive loop's, and the
+// checkpoint replay's, which must retake its steps bit for bit).
+class StepClip {
+ public:
+  StepClip(const Options& options, Time t0) : step_t_(after(options.step_t, t0)), jump_t_(after(options.jump_t, t0)) {}
+
+  bool active() const { return !step_t_.empty() || !jump_t_.empty(); }
+  // For attempts from an earlier t than the last one.
+  void rewind() { next_step_t_ = next_jump_t_ = 0; }
+  // Ends the attempt at the first step_t or jump_t time inside (t, t1), dt
+  // then t1 − t; true when it ends on a jump_t time. Only a clipped step
+  // takes dt from t1: recomputing dt = t1 − t otherwise would re-round tiny
+  // steps up to whole ulps of t and stop them from shrinking to underflow.
+  bool clip(Time t, double& dt, Time& t1) {
+    while (next_step_t_ < step_t_.size() && step_t_[next_step_t_] <= t) ++next_step_t_;
+    while (next_jump_t_ < jump_t_.size() && jump_t_[next_jump_t_] <= t) ++next_jump_t_;
+    bool on_jump = false;
+    if (next_step_t_ < step_t_.size() && step_t_[next_step_t_] < t1) {
+      t1 = step_t_[next_step_t_];
+      dt = t1 - t;
+    }
+    if (next_jump_t_ < jump_t_.size() && jump_t_[next_jump_t_] < t1) {
+      t1 = jump_t_[next_jump_t_];
+      dt = t1 - t;
+      on_jump = true;
+    }
+    return on_jump;
+  }
+
+ private:
+  static std::vector<Time> after(const std::vector<Time>& times, Time t0) {
+    std::vector<Time> out;
+    for (Time t : times)
+      if (t > t0) out.push_back(t);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  std::vector<Time> step_t_, jump_t_;  // sorted
+  std::size_t next_step_t_ = 0, next_jump_t_ = 0;
+};
 
 // Integrates over strictly increasing ts from y0_in with validated options.
 template <class Stepper>
@@ -93,10 +127,8 @@ Solution<typename Stepper::Scalar> adaptive_loop(Stepper& st, const Matrix<typen
   }
   sol.stats.first_step = dt;
 
-  const std::vector<Time> step_t = pending_times(options.step_t, t);
-  const std::vector<Time> jump_t = pending_times(options.jump_t, t);
-  const bool clipping = !step_t.empty() || !jump_t.empty();
-  std::size_t next_step_t = 0, next_jump_t = 0;
+  StepClip clip(options, t);
+  const bool clipping = clip.active();
   ControllerState controller;
   double last_ratio = 0.0;
   bool last_non_finite = false;
@@ -115,23 +147,7 @@ Solution<typename Stepper::Scalar> adaptive_loop(Stepper& st, const Matrix<typen
     Time t1 = t + dt;
     if (!(t1 > t)) throw_step_underflow(t, dt, sol.stats, last_ratio, last_non_finite);
 
-    // Only a step clipped to a step_t/jump_t takes dt from t1: recomputing
-    // dt = t1 − t otherwise would re-round tiny steps up to whole ulps of t
-    // and stop them from ever shrinking to underflow.
-    bool on_jump = false;
-    if (clipping) {
-      while (next_step_t < step_t.size() && step_t[next_step_t] <= t) ++next_step_t;
-      while (next_jump_t < jump_t.size() && jump_t[next_jump_t] <= t) ++next_jump_t;
-      if (next_step_t < step_t.size() && step_t[next_step_t] < t1) {
-        t1 = step_t[next_step_t];
-        dt = t1 - t;
-      }
-      if (next_jump_t < jump_t.size() && jump_t[next_jump_t] < t1) {
-        t1 = jump_t[next_jump_t];
-        dt = t1 - t;
-        on_jump = true;
-      }
-    }
+    const bool on_jump = clipping && clip.clip(t, dt, t1);
 
     nfe += st.step(t, dt, t1, y);
     double ratio = st.error_ratio(dt, y, options);

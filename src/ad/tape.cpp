@@ -141,10 +141,8 @@ void Tape<S>::accumulate(const Tensor<S>& input, const Tensor<S>& bar) {
     *target += bar.value();
     return;
   }
-  Tensor<S>& g = nodes_[static_cast<std::size_t>(input.node())].grad;
-  Tensor<S> sum_bar = g.defined() ? add(g, bar) : bar;
-  // add() may have grown nodes_: index again.
-  nodes_[static_cast<std::size_t>(input.node())].grad = sum_bar;
+  Tensor<S>& g = nodes_[static_cast<std::size_t>(input.node())].grad;  // stays put while add() records
+  g = g.defined() ? add(g, bar) : bar;
 }
 
 template <Scalar S>
@@ -162,13 +160,7 @@ void Tape<S>::run_pass(std::span<const Tensor<S>> outputs, std::span<const Tenso
   for (std::int32_t id = top; id >= first; --id) {
     const Node<S>& node = nodes_[static_cast<std::size_t>(id)];
     if (node.vjp == nullptr || !node.grad.defined()) continue;
-    if (!create_graph) {
-      // Not recording: the VJP appends no node, so nodes_ stays where it is.
-      node.vjp(*this, node, node.grad);
-      continue;
-    }
-    const Node<S> copy = node;  // the VJP may append nodes and move nodes_
-    copy.vjp(*this, copy, copy.grad);
+    node.vjp(*this, node, node.grad);  // nodes it appends (create_graph) do not move this one
   }
   pass_stop_ = INT32_MAX;
 }
@@ -302,7 +294,7 @@ void Tape<S>::reset() {
 template <Scalar S>
 void Tape<S>::rewind(const Mark& m) {
   arena_.rewind(m.arena);
-  nodes_.resize(std::min(nodes_.size(), m.nodes));
+  nodes_.shrink(m.nodes);
   contexts_.resize(std::min(contexts_.size(), m.contexts));
 }
 

@@ -21,6 +21,7 @@
 #include <odeflow/ad/parameter.hpp>
 #include <odeflow/ad/tensor.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -28,6 +29,34 @@
 #include <vector>
 
 namespace odeflow::ad {
+
+namespace detail {
+// A vector whose elements never move: chunks of kChunk, kept on clear() and
+// when shrinking. Appending to a tape of millions of nodes (a long solve's
+// graph) then copies none of them, and references stay valid.
+template <class T>
+class ChunkedVector {
+ public:
+  static constexpr std::size_t kChunk = 256;
+
+  std::size_t size() const { return size_; }
+  T& operator[](std::size_t i) { return chunks_[i / kChunk][i % kChunk]; }
+  const T& operator[](std::size_t i) const { return chunks_[i / kChunk][i % kChunk]; }
+  // A value-initialized element at the end.
+  T& emplace_back() {
+    if (size_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<T[]>(kChunk));
+    T& x = (*this)[size_++];
+    x = T{};
+    return x;
+  }
+  void shrink(std::size_t n) { size_ = std::min(size_, n); }
+  void clear() { size_ = 0; }
+
+ private:
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  std::size_t size_ = 0;
+};
+}  // namespace detail
 
 template <Scalar S>
 struct Node {
@@ -149,7 +178,7 @@ class Tape {
                  Parameter<S>* param);
 
   Arena arena_;
-  std::vector<Node<S>> nodes_;
+  detail::ChunkedVector<Node<S>> nodes_;
   std::vector<std::shared_ptr<void>> contexts_;
   std::size_t peak_nodes_ = 0;
   bool recording_ = false;

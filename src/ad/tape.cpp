@@ -174,23 +174,26 @@ void Tape<S>::backward(const Tensor<S>& output, bool create_graph) {
 }
 
 template <Scalar S>
-void Tape<S>::backward(const Tensor<S>& output, const Tensor<S>& seed, bool create_graph) {
+bool Tape<S>::seeded_pass(const Tensor<S>& output, const Tensor<S>& seed, std::int32_t stop, bool create_graph) {
   if (seed.rows() != output.rows() || seed.cols() != output.cols()) {
     throw ShapeError(fmt::format("backward: seed is {} for an output of {}", seed.shape_string(), output.shape_string()));
   }
-  if (!output.requires_grad()) return;
+  if (!output.requires_grad()) return false;
   // Without a graph, parameter gradients are added in place as they arrive.
   into_parameters_ = !create_graph;
   try {
-    run_pass(std::span<const Tensor<S>>(&output, 1), std::span<const Tensor<S>>(&seed, 1), 0, create_graph);
+    run_pass(std::span<const Tensor<S>>(&output, 1), std::span<const Tensor<S>>(&seed, 1), stop, create_graph);
   } catch (...) {
     into_parameters_ = false;
     throw;
   }
-  if (into_parameters_) {
-    into_parameters_ = false;
-    return;
-  }
+  into_parameters_ = false;
+  return true;
+}
+
+template <Scalar S>
+void Tape<S>::backward(const Tensor<S>& output, const Tensor<S>& seed, bool create_graph) {
+  if (!seeded_pass(output, seed, 0, create_graph) || !create_graph) return;
   for (std::int32_t id = output.node(); id >= 0; --id) {
     const Node<S>& node = nodes_[static_cast<std::size_t>(id)];
     if (node.param == nullptr || !node.grad.defined()) continue;
@@ -202,19 +205,7 @@ void Tape<S>::backward(const Tensor<S>& output, const Tensor<S>& seed, bool crea
 
 template <Scalar S>
 void Tape<S>::backward(const Tensor<S>& output, const Tensor<S>& seed, const Mark& from) {
-  if (seed.rows() != output.rows() || seed.cols() != output.cols()) {
-    throw ShapeError(fmt::format("backward: seed is {} for an output of {}", seed.shape_string(), output.shape_string()));
-  }
-  if (!output.requires_grad()) return;
-  into_parameters_ = true;
-  try {
-    run_pass(std::span<const Tensor<S>>(&output, 1), std::span<const Tensor<S>>(&seed, 1),
-             static_cast<std::int32_t>(from.nodes), false);
-  } catch (...) {
-    into_parameters_ = false;
-    throw;
-  }
-  into_parameters_ = false;
+  seeded_pass(output, seed, static_cast<std::int32_t>(from.nodes), false);
 }
 
 template <Scalar S>

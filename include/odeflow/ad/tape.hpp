@@ -174,6 +174,9 @@ class Tape {
  private:
   void run_pass(std::span<const Tensor<S>> outputs, std::span<const Tensor<S>> seeds, std::int32_t stop,
                 bool create_graph);
+  // backward()'s pass over the nodes from `stop` on, after its checks; false
+  // when the output needs no gradient.
+  bool seeded_pass(const Tensor<S>& output, const Tensor<S>& seed, std::int32_t stop, bool create_graph);
   Tensor<S> leaf(S* data, Eigen::Index rows, Eigen::Index cols, Shape shape, bool requires_grad,
                  Parameter<S>* param);
 

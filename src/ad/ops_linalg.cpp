@@ -244,8 +244,9 @@ void add_row_sums(S* __restrict g, const Tensor<S>& bar) {
   }
 }
 
+// bias_done: the bias's gradient was already added (fused with z_bar below).
 template <Scalar S>
-void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
+void linear_vjp_with(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar, bool bias_done) {
   const Tensor<S>& x = n.in[0];
   const Tensor<S>& w = n.in[1];
   const Tensor<S>& b = n.in[2];
@@ -253,16 +254,48 @@ void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   // Into Parameter::grad directly when backward() builds no graph.
   if (Matrix<S>* w_grad = tape.parameter_grad(w)) product(tape, *w_grad, x, false, bar, true, Start::kC);
   else if (tape.wants(w)) tape.accumulate(w, matmul(x, bar, false, true));
-  if (!b.defined()) return;
+  if (!b.defined() || bias_done) return;
   if (Matrix<S>* b_grad = tape.parameter_grad(b)) add_row_sums(b_grad->data(), bar);
   else if (tape.wants(b)) tape.accumulate(b, sum(bar, Axis::kCols));
+}
+
+template <Scalar S>
+void linear_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
+  linear_vjp_with(tape, n, bar, false);
+}
+
+// z_bar = bar * f'(y) (tanh or sigmoid) with g += its row sums, column by
+// column while the column is in cache: the bias gradient without a second
+// pass over z_bar. The same arithmetic as unary_backward then add_row_sums.
+template <Scalar S>
+void activation_backward_row_sums(detail::UnaryKind kind, const Tensor<S>& bar, const Tensor<S>& y,
+                                  const Tensor<S>& z_bar, S* g) {
+  const Eigen::Index m = bar.rows();
+  using Col = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>;
+  using OutCol = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
+  OutCol sums(g, m);
+  for (Eigen::Index j = 0; j < bar.cols(); ++j) {
+    const Col bj(bar.data() + j * m, m);
+    const Col yj(y.data() + j * m, m);
+    OutCol zj(const_cast<S*>(z_bar.data()) + j * m, m);
+    if (kind == detail::UnaryKind::kTanh) zj = bj * (S(1) - yj.square());
+    else zj = bj * yj * (S(1) - yj);
+    sums += zj;
+  }
 }
 
 // y = f(z), z = linear: z_bar = bar * f'(y), then the linear VJP.
 template <Scalar S>
 void linear_activation_vjp(Tape<S>& tape, const Node<S>& n, const Tensor<S>& bar) {
   const auto kind = n.iattr[0] == 0 ? detail::UnaryKind::kTanh : detail::UnaryKind::kSigmoid;
-  linear_vjp(tape, n, detail::output_activation_backward(kind, bar, n.out));
+  const Tensor<S>& b = n.in[2];
+  // No graph built and the bias's gradient in place (long columns; short
+  // ones are summed along rows by add_row_sums).
+  Matrix<S>* b_grad = b.defined() && bar.rows() >= kShortColumn ? tape.parameter_grad(b) : nullptr;
+  if (b_grad == nullptr) return linear_vjp(tape, n, detail::output_activation_backward(kind, bar, n.out));
+  const Tensor<S> z_bar = tape.make(bar.rows(), bar.cols(), n.out.shape());
+  activation_backward_row_sums(kind, bar, n.out, z_bar, b_grad->data());
+  linear_vjp_with(tape, n, z_bar, true);
 }
 
 }  // namespace

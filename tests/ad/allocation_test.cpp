@@ -7,6 +7,7 @@
 // aligned) and, with glibc, malloc and its relatives, which Eigen calls
 // directly. Under AddressSanitizer the replacements are left out (ASan owns
 // the allocator) and the assertions are skipped.
+#include <odeflow/ad/arena.hpp>
 #include <odeflow/ad/ops.hpp>
 #include <odeflow/ad/tape.hpp>
 #include <odeflow/nn/mlp.hpp>
@@ -338,6 +339,33 @@ TYPED_TEST(AllocationTest, WideMlpAtLargeBatchAllocatesNothingAfterWarmUp) {
   EXPECT_GT(net->flat_gradients().cwiseAbs().maxCoeff(), S(0)) << "the backward pass reached the parameters";
   ODEFLOW_REQUIRE_COUNTING_ALLOCATOR();
   EXPECT_EQ(allocations, 0);
+}
+
+// A kept graph's pass: evaluations recorded one after another, then each
+// one's VJP allocating its cotangents past the graph before the graph is
+// rewound to that evaluation's mark (as odeint's direct sweep), then reset.
+// The reverse half reuses the forward half's region with other sizes; the
+// arena must settle on the blocks of the first repetition, not add blocks
+// (fresh pages to fault in) on every later one.
+TEST(Arena, AlternatingPassesOverOneRegionSettleOnTheirBlocks) {
+  constexpr std::size_t kKiB = 1024;
+  Arena arena;
+  auto repetition = [&] {
+    std::vector<Arena::Mark> marks;
+    for (int e = 0; e < 4; ++e) {
+      marks.push_back(arena.mark());
+      for (const std::size_t kib : {256, 0, 1024, 1024, 256}) arena.allocate(kib > 0 ? kib * kKiB : 64);
+    }
+    for (int e = 3; e >= 0; --e) {
+      for (const std::size_t kib : {256, 1024, 64, 1024, 512}) arena.allocate(kib * kKiB);
+      arena.rewind(marks[static_cast<std::size_t>(e)]);
+    }
+    arena.reset();
+  };
+  repetition();
+  const std::size_t settled = arena.capacity();
+  for (int r = 0; r < 10; ++r) repetition();
+  EXPECT_EQ(arena.capacity(), settled);
 }
 
 }  // namespace

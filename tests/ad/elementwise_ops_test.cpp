@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -156,6 +157,50 @@ TEST(OpValues, FusedLinearActivationEqualsTheTwoOpsBitForBit) {
     const auto gp = tape.grad(std::span<const T>(&plain, 1), in, std::span<const T>(&g, 1));
     for (int i = 0; i < 3; ++i) EXPECT_EQ(Matrix<double>(gf[i].value()), Matrix<double>(gp[i].value())) << i;
   }
+}
+
+// backward() into Parameters fuses the activation's derivative with the
+// bias gradient's row sums (columns of 8 or more): the same gradients, bit
+// for bit, as tanh/sigmoid after linear, over two accumulating passes.
+template <Scalar S>
+void expect_fused_parameter_gradients_equal_the_two_ops() {
+  for (const Eigen::Index batch : {1, 5, 33}) {
+    for (const auto [in, out] : {std::pair<Eigen::Index, Eigen::Index>{6, 3}, {5, 8}, {9, 37}}) {
+      for (const FusedActivation act : {FusedActivation::kTanh, FusedActivation::kSigmoid}) {
+        std::array<Parameter<S>, 2> w{Parameter<S>::zeros({out, in}), Parameter<S>::zeros({out, in})};
+        std::array<Parameter<S>, 2> b{Parameter<S>::zeros({out}), Parameter<S>::zeros({out})};
+        w[1].value = w[0].value.setRandom();
+        b[1].value = b[0].value.setRandom();
+        const Matrix<S> x = Matrix<S>::Random(in, batch);
+        const Matrix<S> g = Matrix<S>::Random(out, batch);
+        Tape<S> tape;
+        for (int pass = 0; pass < 2; ++pass) {
+          for (int fused = 0; fused < 2; ++fused) {
+            tape.reset();
+            GradScope<S> scope(tape);
+            const Tensor<S> xv = tape.view(x), wv = tape.param(w[fused]), bv = tape.param(b[fused]);
+            const Tensor<S> y = fused ? linear(xv, wv, bv, act)
+                                      : (act == FusedActivation::kTanh ? tanh(linear(xv, wv, bv))
+                                                                       : sigmoid(linear(xv, wv, bv)));
+            sum(mul(y, tape.view(g))).backward();
+          }
+        }
+        const auto where = ::testing::Message() << "batch " << batch << " in " << in << " out " << out << " act "
+                                                << static_cast<int>(act);
+        EXPECT_EQ(w[1].grad, w[0].grad) << where;
+        EXPECT_EQ(b[1].grad, b[0].grad) << where;
+        EXPECT_GT(b[1].grad.cwiseAbs().maxCoeff(), S(0)) << where;
+      }
+    }
+  }
+}
+
+TEST(Tape, FusedLinearActivationParameterGradientsEqualTheTwoOpsFloat) {
+  expect_fused_parameter_gradients_equal_the_two_ops<float>();
+}
+
+TEST(Tape, FusedLinearActivationParameterGradientsEqualTheTwoOpsDouble) {
+  expect_fused_parameter_gradients_equal_the_two_ops<double>();
 }
 
 // matmul takes one of three kernels by shape (loops for depths up to 4 with

@@ -56,14 +56,14 @@ void Dynamics<S>::eval(ad::Tape<S>& tape, Time t, const Eigen::Ref<const Matrix<
 
 template <Scalar S>
 void Dynamics<S>::vjp(ad::Tape<S>& tape, Time t, const Eigen::Ref<const Matrix<S>>& y,
-                      const Eigen::Ref<const Matrix<S>>& bar, Eigen::Ref<Matrix<S>> y_bar, Matrix<S>* dy) const {
+                      const Eigen::Ref<const Matrix<S>>& bar, Eigen::Ref<Matrix<S>> y_bar, S* dy) const {
   const auto mark = tape.mark();
   {
     ad::GradScope<S> grad(tape);
     const ad::Tensor<S> y_in = tape.variable(y, shape);
     const ad::Tensor<S> out = f(tape.scalar(static_cast<S>(t)), y_in);
     check_output(out, rows, cols, t);
-    if (dy != nullptr) *dy = out.value();
+    if (dy != nullptr) Eigen::Map<Matrix<S>>(dy, rows, cols) = out.value();
     tape.set_recording(false);
     tape.backward(out, tape.constant(bar, out.shape()));
     const ad::Tensor<S> g = tape.gathered_grad(y_in);

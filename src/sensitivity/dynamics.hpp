@@ -42,9 +42,10 @@ struct Dynamics {
   void eval(ad::Tape<S>& tape, Time t, const Eigen::Ref<const Matrix<S>>& y, Eigen::Ref<Matrix<S>> dy) const;
   // One evaluation with its VJP for the cotangent `bar` of f(t, y):
   // y_bar = (∂f/∂y)ᵀ bar, and (∂f/∂θ)ᵀ bar added into each parameter's
-  // grad (see GradRedirect). dy = f(t, y) when given.
+  // grad (see GradRedirect). dy (rows x cols, column-major) = f(t, y) when
+  // given.
   void vjp(ad::Tape<S>& tape, Time t, const Eigen::Ref<const Matrix<S>>& y, const Eigen::Ref<const Matrix<S>>& bar,
-           Eigen::Ref<Matrix<S>> y_bar, Matrix<S>* dy = nullptr) const;
+           Eigen::Ref<Matrix<S>> y_bar, S* dy = nullptr) const;
   // Elements of all parameters that take gradients.
   Eigen::Index parameter_size() const;
 

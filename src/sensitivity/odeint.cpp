@@ -919,13 +919,12 @@ Matrix<S> adjoint_vjp(OdeintRecord<S>& rec, ad::Tape<S>& tape, GradRedirect<S>& 
     throw InvalidArgument(fmt::format("odeint: the adjoint method '{}' is not an explicit Runge-Kutta method", o.method));
   using Map = Eigen::Map<Matrix<S>>;
   using CMap = Eigen::Map<const Matrix<S>>;
-  Matrix<S> a_bar(rows, cols);
+  // dz = [f, −(∂f/∂y)ᵀ a, −(∂f/∂θ)ᵀ a] written in place.
   auto aug = [&](Time t, const Matrix<S>& z, Matrix<S>& dz) {
     redirect.zero();
-    Matrix<S> dy(rows, cols);
-    rec.dyn.vjp(tape, t, CMap(z.data(), rows, cols), CMap(z.data() + n, rows, cols), a_bar, &dy);
-    Map(dz.data(), rows, cols) = dy;
-    Map(dz.data() + n, rows, cols) = -a_bar;
+    Map dz_a(dz.data() + n, rows, cols);
+    rec.dyn.vjp(tape, t, CMap(z.data(), rows, cols), CMap(z.data() + n, rows, cols), dz_a, dz.data());
+    dz_a = -dz_a;
     Eigen::Index at = 2 * n;
     for (std::size_t i = 0; i < rec.dyn.params.size(); ++i) {
       const Matrix<S>& gp = redirect.grad(i);
@@ -947,12 +946,12 @@ Matrix<S> adjoint_vjp(OdeintRecord<S>& rec, ad::Tape<S>& tape, GradRedirect<S>& 
   for (std::size_t k = K - 1; k-- > 0;) {
     o.first_step = method.adaptive && o.step_size == 0.0 ? carried : 0.0;
     const Time span_ts[2] = {rec.ts[k + 1], rec.ts[k]};
-    const Solution<S> seg = solve<S>(Rhs<S>(aug), z, std::span<const Time>(span_ts, 2), o);
+    Solution<S> seg = solve<S>(Rhs<S>(aug), z, std::span<const Time>(span_ts, 2), o);
     rec.backward.nfe += seg.stats.nfe;
     rec.backward.accepted += seg.stats.accepted;
     rec.backward.rejected += seg.stats.rejected;
     if (seg.stats.next_step > 0) carried = seg.stats.next_step;
-    z = seg.ys.back();
+    z.swap(seg.ys.back());
     Map(z.data(), rows, cols) = rec.ys[k];  // the forward solution is known: no drift
     if (k == 0) {
       if (want_t) time_grad(0, Matrix<S>(CMap(z.data() + n, rows, cols)), -1.0);

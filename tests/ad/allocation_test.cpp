@@ -1,6 +1,8 @@
 // After a warm-up, a forward+backward pass of a fixed network touches no heap:
 // the tape's arena and node list keep their capacity across reset(), so the
 // same sequence of ops finds its memory already there (tape.hpp's contract).
+// Repeated solves take their buffers from the previous ones: only their
+// outputs are new (solver buffers of a large state would be fresh pages).
 //
 // This executable replaces every heap entry point with a counting one: the
 // global operator new/delete in all forms (plain, array, nothrow, sized,
@@ -11,6 +13,8 @@
 #include <odeflow/ad/ops.hpp>
 #include <odeflow/ad/tape.hpp>
 #include <odeflow/nn/mlp.hpp>
+#include <odeflow/sensitivity/odeint.hpp>
+#include <odeflow/solve/odeint.hpp>
 
 #include <gtest/gtest.h>
 
@@ -36,8 +40,17 @@
 namespace {
 
 std::atomic<long> g_allocations{0};
+// Allocations of at least g_large_bytes, counted apart.
+std::atomic<std::size_t> g_large_bytes{SIZE_MAX};
+std::atomic<long> g_large_allocations{0};
 
 long allocation_count() { return g_allocations.load(std::memory_order_relaxed); }
+long large_allocation_count() { return g_large_allocations.load(std::memory_order_relaxed); }
+
+void count(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (size >= g_large_bytes.load(std::memory_order_relaxed)) g_large_allocations.fetch_add(1, std::memory_order_relaxed);
+}
 
 }  // namespace
 
@@ -54,27 +67,27 @@ void* __libc_memalign(std::size_t alignment, std::size_t size);
 void __libc_free(void* p);
 
 void* malloc(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  count(size);
   return __libc_malloc(size);
 }
-void* calloc(std::size_t count, std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_calloc(count, size);
+void* calloc(std::size_t n, std::size_t size) {
+  count(n * size);
+  return __libc_calloc(n, size);
 }
 void* realloc(void* p, std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  count(size);
   return __libc_realloc(p, size);
 }
 void* memalign(std::size_t alignment, std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  count(size);
   return __libc_memalign(alignment, size);
 }
 void* aligned_alloc(std::size_t alignment, std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  count(size);
   return __libc_memalign(alignment, size);
 }
 int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  count(size);
   void* p = __libc_memalign(alignment, size);
   if (p == nullptr) return ENOMEM;
   *out = p;
@@ -106,21 +119,21 @@ void raw_free(void* p) { std::free(p); }
 
 namespace {
 void* counted(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  count(size);
   if (void* p = raw_allocate(size)) return p;
   throw std::bad_alloc();
 }
 void* counted(std::size_t size, std::align_val_t al) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  count(size);
   if (void* p = raw_allocate_aligned(size, al)) return p;
   throw std::bad_alloc();
 }
 void* counted_nothrow(std::size_t size) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  count(size);
   return raw_allocate(size);
 }
 void* counted_nothrow(std::size_t size, std::align_val_t al) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  count(size);
   return raw_allocate_aligned(size, al);
 }
 }  // namespace
@@ -320,6 +333,82 @@ TYPED_TEST(AllocationTest, BlockedAndOuterProductsMatchEigen) {
   const Matrix<S> ut = u.transpose();
   EXPECT_TRUE(matmul(tape.view(ut), tape.view(v), true, false).value().isApprox(outer, tol));
   EXPECT_TRUE(matmul(tape.view(ut), tape.view(vt), true, true).value().isApprox(outer, tol));
+}
+
+// Allocations of at least `bytes` made by `pass` over kRuns calls after
+// kWarmUp calls.
+template <class Pass>
+long large_allocations_after_warm_up(std::size_t bytes, Pass&& pass) {
+  g_large_bytes.store(bytes, std::memory_order_relaxed);
+  for (int i = 0; i < kWarmUp; ++i) pass();
+  const long before = large_allocation_count();
+  for (int i = 0; i < kRuns; ++i) pass();
+  const long large = large_allocation_count() - before;
+  g_large_bytes.store(SIZE_MAX, std::memory_order_relaxed);
+  return large;
+}
+
+// A repeated solve allocates its outputs (y0 and the values at ts), and no
+// state-sized buffer more: stages, dense output, the loop's state and the
+// initial step's scratch come from the previous solve.
+TYPED_TEST(AllocationTest, RepeatedSolvesAllocateOnlyTheirOutputs) {
+  using S = TypeParam;
+  const Eigen::Index rows = 32, cols = 64;
+  const Matrix<S> a = random_matrix<S>(rows, rows, 21) / S(2);
+  const Matrix<S> y0 = random_matrix<S>(rows, cols, 22);
+  auto f = [&](Time, const Matrix<S>& y, Matrix<S>& dy) { dy.noalias() = a * y; };
+  const std::vector<Time> ts{0.0, 0.5, 1.0, 2.0};
+  for (const char* method : {"dopri5", "tsit5", "bosh3", "dopri8"}) {
+    Options opt;
+    opt.method = method;
+    opt.rtol = 1e-6;
+    opt.atol = 1e-8;
+    Solution<S> sol;
+    auto pass = [&] { sol = solve<S>(Rhs<S>(f), y0, std::span<const Time>(ts), opt); };
+    const long large = large_allocations_after_warm_up(sizeof(S) * static_cast<std::size_t>(y0.size()), pass);
+    EXPECT_GT(sol.stats.accepted, 3) << method;
+    ASSERT_EQ(sol.ys.size(), ts.size());
+    EXPECT_TRUE(sol.ys.back().allFinite());
+    ODEFLOW_REQUIRE_COUNTING_ALLOCATOR();
+    EXPECT_EQ(large, kRuns * static_cast<long>(ts.size())) << method;
+  }
+}
+
+// A training iteration with the adjoint: the state-sized allocations per
+// iteration (outputs, cotangents, the augmented state) do not depend on the
+// number of steps, forward or backward.
+TYPED_TEST(AllocationTest, AdjointIterationsAllocateIndependentlyOfTheSteps) {
+  using S = TypeParam;
+  SplitMix64 rng(23);
+  auto net = nn::make_mlp<S>({.sizes = {8, 32, 8}}, rng);
+  const auto params = net->parameters();
+  const Matrix<S> y0 = random_matrix<S>(8, 64, 24);
+  const std::vector<Time> ts{0.0, 2.0, 4.0};
+  TensorRhs<S> f = [&](const Tensor<S>& t, const Tensor<S>& y) { return (*net)(t, y); };
+  std::array<long, 2> large{};
+  std::array<std::int64_t, 2> steps{};
+  for (std::size_t i = 0; i < large.size(); ++i) {
+    Options opt;
+    const double rtol = i == 0 ? 1e-3 : 1e-10;
+    opt.rtol = rtol;
+    opt.atol = rtol / 10;
+    Tape<S> tape;
+    auto pass = [&] {
+      tape.reset();
+      GradScope<S> scope(tape);
+      const auto traj = odeint<S>(f, params, tape.variable(y0), std::span<const Time>(ts), opt,
+                                  GradientOptions{.gradient = Gradient::kAdjoint});
+      sum(square(traj[2])).backward();
+      steps[i] = traj.stats().accepted + traj.backward_stats().accepted;
+    };
+    net->zero_grad();
+    large[i] = large_allocations_after_warm_up(sizeof(S) * static_cast<std::size_t>(y0.size()), pass);
+    EXPECT_GT(net->flat_gradients().cwiseAbs().maxCoeff(), S(0)) << "the backward pass reached the parameters";
+  }
+  EXPECT_GT(steps[1], 3 * steps[0]);
+  ODEFLOW_REQUIRE_COUNTING_ALLOCATOR();
+  EXPECT_EQ(large[1], large[0]) << steps[0] << " -> " << steps[1] << " steps";
+  EXPECT_LE(large[0], kRuns * 8 * static_cast<long>(ts.size()));
 }
 
 // Large enough that Eigen's matrix products block their operands.

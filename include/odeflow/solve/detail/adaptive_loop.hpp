@@ -6,8 +6,8 @@
 // A Stepper provides:
 //   using Scalar; using State;        // S, and the state type of its steps
 //   const ButcherTableau& tableau();
-//   State make_state();                // a state-shaped buffer
-//   State to_state(const Matrix<S>&);  // and back: sol.ys is Matrix<S>
+//   State& load_state(const Matrix<S>& y0);  // the loop's state buffer, set to y0
+//   State& f1_state();                 // a state-shaped buffer for f(t1, y1)
 //   State& k0(); State& k_last(); State& y1();  // k[0], k[s−1], y1 of the step
 //   void f(Time, const State& y, State& dy);
 //   double initial_step(Time t0, const State& y0, const Options&);  // one more f
@@ -114,7 +114,8 @@ Solution<typename Stepper::Scalar> adaptive_loop(Stepper& st, const Matrix<typen
   const ButcherTableau& tableau = st.tableau();
   const bool fsal = tableau.fsal();
   std::int64_t& nfe = sol.stats.nfe;
-  State y = st.to_state(y0_in), f1 = st.make_state();
+  State& y = st.load_state(y0_in);
+  State& f1 = st.f1_state();
   Time t = ts.front();
 
   st.f(t, y, st.k0());

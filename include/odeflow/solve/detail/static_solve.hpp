@@ -106,8 +106,11 @@ class StaticRk {
   explicit StaticRk(const F& f) : f_(f) {}
 
   const ButcherTableau& tableau() const { return T; }
-  State make_state() const { return State(); }
-  State to_state(const Matrix<Scalar>& y) const { return y; }
+  State& load_state(const Matrix<Scalar>& y0) {
+    y_ = y0;
+    return y_;
+  }
+  State& f1_state() { return f1_; }
   State& k0() { return work_.k[0]; }
   State& k_last() { return work_.k[static_cast<std::size_t>(T.stages() - 1)]; }
   State& y1() { return work_.y1; }
@@ -132,6 +135,7 @@ class StaticRk {
   const F& f_;
   StaticRkWork<T, State> work_;
   StaticDense<T, State, F> dense_;
+  State y_, f1_;  // the loop's state and f(t1, y1)
 };
 
 template <const ButcherTableau& T, class State, class F>

@@ -4,9 +4,14 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstring>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace odeflow::ad {
 namespace {
@@ -70,12 +75,65 @@ class ArenaBlocking : public Eigen::internal::level3_blocking<S, S> {
   typename Tape<S>::Mark mark_;
 };
 
-template <Scalar S, int kOrderA, int kOrderB, class C>
-void blocked_product(const Tensor<S>& a, const Tensor<S>& b, C& c, Eigen::Index depth,
-                     ArenaBlocking<S>& blocking) {
+// Thread-private packing buffers for the products split over threads (the
+// tape's arena belongs to the calling thread). They grow to the largest
+// blocks seen and stay, so repeated products do not allocate. The blocking
+// is the whole product's: the same depth blocks as on one thread, so every
+// column is summed in the same order whatever the number of threads.
+template <Scalar S>
+class ThreadBlocking : public Eigen::internal::level3_blocking<S, S> {
+ public:
+  ThreadBlocking(Eigen::Index m, Eigen::Index n, Eigen::Index depth) {
+    const BlockSizes& b = block_sizes<S>(m, n, depth);
+    this->m_mc = b.mc;
+    this->m_nc = b.nc;
+    this->m_kc = b.kc;
+    thread_local Eigen::Matrix<S, Eigen::Dynamic, 1> block_a, block_b;  // aligned, as the kernel loads them
+    if (block_a.size() < b.mc * b.kc) block_a.resize(b.mc * b.kc);
+    if (block_b.size() < b.kc * b.nc) block_b.resize(b.kc * b.nc);
+    this->m_blockA = block_a.data();
+    this->m_blockB = block_b.data();
+  }
+};
+
+// c (m x n, leading dimension m) += op(a) op(b) with Eigen's packed kernel;
+// lda, ldb: the operands' column strides as stored.
+template <Scalar S, int kOrderA, int kOrderB>
+void blocked_product(const S* a, Eigen::Index lda, const S* b, Eigen::Index ldb, S* c, Eigen::Index m,
+                     Eigen::Index n, Eigen::Index depth, Eigen::internal::level3_blocking<S, S>& blocking) {
   Eigen::internal::general_matrix_matrix_product<Eigen::Index, S, kOrderA, false, S, kOrderB, false, Eigen::ColMajor,
-                                                 1>::run(c.rows(), c.cols(), depth, a.data(), a.rows(), b.data(),
-                                                         b.rows(), c.data(), 1, c.rows(), S(1), blocking, nullptr);
+                                                 1>::run(m, n, depth, a, lda, b, ldb, c, 1, m, S(1), blocking,
+                                                         nullptr);
+}
+
+template <Scalar S>
+void blocked_product(bool ta, bool tb, const S* a, Eigen::Index lda, const S* b, Eigen::Index ldb, S* c,
+                     Eigen::Index m, Eigen::Index n, Eigen::Index depth,
+                     Eigen::internal::level3_blocking<S, S>& blocking) {
+  constexpr int kCol = Eigen::ColMajor;
+  constexpr int kRow = Eigen::RowMajor;  // a transposed column-major operand
+  if (!ta && !tb) blocked_product<S, kCol, kCol>(a, lda, b, ldb, c, m, n, depth, blocking);
+  else if (ta && !tb) blocked_product<S, kRow, kCol>(a, lda, b, ldb, c, m, n, depth, blocking);
+  else if (!ta && tb) blocked_product<S, kCol, kRow>(a, lda, b, ldb, c, m, n, depth, blocking);
+  else blocked_product<S, kRow, kRow>(a, lda, b, ldb, c, m, n, depth, blocking);
+}
+
+// Threads for a blocked product: Eigen::nbThreads() in an OpenMP build,
+// fewer when a thread would get less than kMinWork multiply-adds or fewer
+// than kMinColumns columns; 1 inside a parallel region.
+int product_threads(Eigen::Index m, Eigen::Index n, Eigen::Index depth) {
+#ifdef _OPENMP
+  constexpr double kMinWork = 1 << 18;  // ~5 us of kernel: well above a parallel region's start-up
+  constexpr Eigen::Index kMinColumns = 16;
+  const int wanted = Eigen::nbThreads();
+  if (wanted <= 1 || omp_in_parallel()) return 1;
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(depth);
+  const auto by_work = static_cast<Eigen::Index>(work / kMinWork);
+  return static_cast<int>(std::max<Eigen::Index>(1, std::min<Eigen::Index>({wanted, by_work, n / kMinColumns})));
+#else
+  (void)m, (void)n, (void)depth;
+  return 1;
+#endif
 }
 
 // What a product starts from: zeros (c = op(a) op(b)), c itself (c +=), or
@@ -181,9 +239,9 @@ void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>&
     default: break;
   }
   static_assert(kSmallDepth == 4, "product() dispatches depths 1 to kSmallDepth");
-  if (start == Start::kBias) fill_columns(c.data(), bias, m, n);
   const bool add = start != Start::kZero;
   if (m == 1 || n == 1 || m + n + depth < 20 || depth == 0) {
+    if (start == Start::kBias) fill_columns(c.data(), bias, m, n);
     const auto A = a.value();
     const auto B = b.value();
     auto assign = [&](const auto& expr) {
@@ -196,14 +254,37 @@ void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>&
     else assign(A.transpose() * B.transpose());
     return;
   }
-  ArenaBlocking<S> blocking(tape, m, n, depth);
-  if (!add) c.setZero();
-  constexpr int kCol = Eigen::ColMajor;
-  constexpr int kRow = Eigen::RowMajor;  // a transposed column-major operand
-  if (!ta && !tb) blocked_product<S, kCol, kCol>(a, b, c, depth, blocking);
-  else if (ta && !tb) blocked_product<S, kRow, kCol>(a, b, c, depth, blocking);
-  else if (!ta && tb) blocked_product<S, kCol, kRow>(a, b, c, depth, blocking);
-  else blocked_product<S, kRow, kRow>(a, b, c, depth, blocking);
+  // op(b)'s columns from j on: b's rows when it is transposed.
+  const Eigen::Index ldb = b.rows();
+  auto b_columns = [&](Eigen::Index j) { return b.data() + (tb ? j : j * ldb); };
+  const int threads = product_threads(m, n, depth);
+  if (threads == 1) {
+    ArenaBlocking<S> blocking(tape, m, n, depth);
+    if (start == Start::kBias) fill_columns(c.data(), bias, m, n);
+    else if (!add) c.setZero();
+    blocked_product(ta, tb, a.data(), a.rows(), b.data(), ldb, c.data(), m, n, depth, blocking);
+    return;
+  }
+#ifdef _OPENMP
+  // Columns of c split over the threads, each packing its own operands: no
+  // waiting on one another but at the end (Eigen's own split shares packed
+  // blocks and spins on the other threads, which stalls when a vCPU is
+  // descheduled).
+  S* c_data = c.data();
+#pragma omp parallel num_threads(threads)
+  {
+    const Eigen::Index team = omp_get_num_threads(), id = omp_get_thread_num();
+    // Multiples of the kernel's 4 columns; the last thread takes the rest.
+    const Eigen::Index width = (n / team) & ~Eigen::Index(3);
+    const Eigen::Index j0 = id * width;
+    const Eigen::Index cols = id + 1 == team ? n - j0 : width;
+    S* c_cols = c_data + j0 * m;
+    if (start == Start::kBias) fill_columns(c_cols, bias, m, cols);
+    else if (!add) std::fill_n(c_cols, m * cols, S(0));
+    ThreadBlocking<S> blocking(m, n, depth);
+    blocked_product(ta, tb, a.data(), a.rows(), b_columns(j0), ldb, c_cols, m, cols, depth, blocking);
+  }
+#endif
 }
 
 template <Scalar S>

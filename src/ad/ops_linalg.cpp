@@ -218,19 +218,26 @@ void small_depth_product(S* c, const Tensor<S>& a, bool ta, const Tensor<S>& b, 
   else small_depth_product<S, K, false>(c, a, b, tb, start, bias, m, n);
 }
 
-// c = start + op(a) op(b) (c already sized; `bias` for Start::kBias).
-// Depths up to kSmallDepth take the loops above; vector-shaped and tiny
-// products Eigen's expressions (matrix-vector kernels and coefficient loops
-// need no buffers); the rest the blocked kernel (see ArenaBlocking for its
-// buffers).
+// Products of depth up to kSmallDepth with op(a) at most this size take the
+// loops above (op(a) is re-read for every column of c: it should stay in
+// cache); vector-shaped and tiny products Eigen's expressions
+// (matrix-vector kernels and coefficient loops need no buffers); the rest
+// the blocked kernel.
+constexpr Eigen::Index kSmallDepthMaxA = 16384;
+
+bool takes_blocked_kernel(Eigen::Index m, Eigen::Index n, Eigen::Index depth) {
+  if (depth <= kSmallDepth && m * depth <= kSmallDepthMaxA) return false;
+  return !(m == 1 || n == 1 || m + n + depth < 20 || depth == 0);
+}
+
+// c = start + op(a) op(b) on the calling thread (c already sized; `bias`
+// for Start::kBias). See ArenaBlocking for the blocked kernel's buffers.
 template <Scalar S, class C>
-void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>& b, bool tb,
-             Start start = Start::kZero, const S* bias = nullptr) {
+void serial_product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>& b, bool tb, Start start,
+                    const S* bias) {
   const Eigen::Index depth = ta ? a.rows() : a.cols();
   const Eigen::Index m = c.rows();
   const Eigen::Index n = c.cols();
-  // op(a) is re-read for every column of c: it should stay in cache.
-  constexpr Eigen::Index kSmallDepthMaxA = 16384;
   switch (m * depth <= kSmallDepthMaxA ? depth : 0) {
     case 1: return small_depth_product<S, 1>(c.data(), a, ta, b, tb, start, bias, m, n);
     case 2: return small_depth_product<S, 2>(c.data(), a, ta, b, tb, start, bias, m, n);
@@ -238,10 +245,10 @@ void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>&
     case 4: return small_depth_product<S, 4>(c.data(), a, ta, b, tb, start, bias, m, n);
     default: break;
   }
-  static_assert(kSmallDepth == 4, "product() dispatches depths 1 to kSmallDepth");
+  static_assert(kSmallDepth == 4, "serial_product() dispatches depths 1 to kSmallDepth");
+  if (start == Start::kBias) fill_columns(c.data(), bias, m, n);
   const bool add = start != Start::kZero;
-  if (m == 1 || n == 1 || m + n + depth < 20 || depth == 0) {
-    if (start == Start::kBias) fill_columns(c.data(), bias, m, n);
+  if (!takes_blocked_kernel(m, n, depth)) {
     const auto A = a.value();
     const auto B = b.value();
     auto assign = [&](const auto& expr) {
@@ -254,35 +261,53 @@ void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>&
     else assign(A.transpose() * B.transpose());
     return;
   }
-  // op(b)'s columns from j on: b's rows when it is transposed.
-  const Eigen::Index ldb = b.rows();
-  auto b_columns = [&](Eigen::Index j) { return b.data() + (tb ? j : j * ldb); };
-  const int threads = product_threads(m, n, depth);
+  ArenaBlocking<S> blocking(tape, m, n, depth);
+  if (start == Start::kZero) c.setZero();
+  blocked_product(ta, tb, a.data(), a.rows(), b.data(), b.rows(), c.data(), m, n, depth, blocking);
+}
+
+// After a product, `finish(columns, size)` (when given) runs over c's
+// columns: on each thread's own columns, while they are in its cache (a
+// Linear's activation).
+template <Scalar S>
+using Finish = void (*)(S* columns, Eigen::Index size);
+
+// c = start + op(a) op(b): blocked products large enough for it split the
+// columns of c over product_threads() threads, the rest run on the calling
+// thread.
+template <Scalar S, class C>
+void product(Tape<S>& tape, C&& c, const Tensor<S>& a, bool ta, const Tensor<S>& b, bool tb,
+             Start start = Start::kZero, const S* bias = nullptr, Finish<S> finish = nullptr) {
+  const Eigen::Index m = c.rows(), n = c.cols(), depth = ta ? a.rows() : a.cols();
+  const int threads = takes_blocked_kernel(m, n, depth) ? product_threads(m, n, depth) : 1;
   if (threads == 1) {
-    ArenaBlocking<S> blocking(tape, m, n, depth);
-    if (start == Start::kBias) fill_columns(c.data(), bias, m, n);
-    else if (!add) c.setZero();
-    blocked_product(ta, tb, a.data(), a.rows(), b.data(), ldb, c.data(), m, n, depth, blocking);
+    serial_product(tape, c, a, ta, b, tb, start, bias);
+    if (finish != nullptr) finish(c.data(), c.size());
     return;
   }
 #ifdef _OPENMP
-  // Columns of c split over the threads, each packing its own operands: no
-  // waiting on one another but at the end (Eigen's own split shares packed
-  // blocks and spins on the other threads, which stalls when a vCPU is
-  // descheduled).
+  // Each thread packs its own operands: no waiting on one another but at
+  // the end (Eigen's own split shares packed blocks and spins on the other
+  // threads, which stalls when a vCPU is descheduled).
+  const Eigen::Index ldb = b.rows();
   S* c_data = c.data();
 #pragma omp parallel num_threads(threads)
   {
     const Eigen::Index team = omp_get_num_threads(), id = omp_get_thread_num();
-    // Multiples of the kernel's 4 columns; the last thread takes the rest.
-    const Eigen::Index width = (n / team) & ~Eigen::Index(3);
+    // Multiples of 16 columns (of the kernel's 4; and the parts start on
+    // whole vector packets, so that `finish` treats every element as on one
+    // thread); the last thread takes the rest.
+    const Eigen::Index width = (n / team) & ~Eigen::Index(15);
     const Eigen::Index j0 = id * width;
     const Eigen::Index cols = id + 1 == team ? n - j0 : width;
     S* c_cols = c_data + j0 * m;
     if (start == Start::kBias) fill_columns(c_cols, bias, m, cols);
-    else if (!add) std::fill_n(c_cols, m * cols, S(0));
+    else if (start == Start::kZero) std::fill_n(c_cols, m * cols, S(0));
     ThreadBlocking<S> blocking(m, n, depth);
-    blocked_product(ta, tb, a.data(), a.rows(), b_columns(j0), ldb, c_cols, m, cols, depth, blocking);
+    // op(b)'s columns from j0 on: b's rows when it is transposed.
+    const S* b_cols = b.data() + (tb ? j0 : j0 * ldb);
+    blocked_product(ta, tb, a.data(), a.rows(), b_cols, ldb, c_cols, m, cols, depth, blocking);
+    if (finish != nullptr) finish(c_cols, m * cols);
   }
 #endif
 }
@@ -399,8 +424,11 @@ Tensor<S> matmul(const Tensor<S>& a, const Tensor<S>& b, bool transpose_a, bool 
   return tape.record(out, matmul_vjp<S>, "matmul", {a, b}, {}, {transpose_a ? 1 : 0, transpose_b ? 1 : 0});
 }
 
+namespace {
+
+// The value of linear(x, weight_t, bias), `finish` applied.
 template <Scalar S>
-Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>& bias) {
+Tensor<S> linear_value(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>& bias, Finish<S> finish) {
   detail::require_defined(x, "linear", "input");
   detail::require_defined(weight_t, "linear", "weight");
   detail::require_same_tape("linear", x, weight_t);
@@ -417,26 +445,43 @@ Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>&
   // The product starts from the bias: one pass over the output fewer than
   // adding the bias after.
   product(tape, tape.mutable_value(out), weight_t, true, x, false, bias.defined() ? Start::kBias : Start::kZero,
-          bias.defined() ? bias.data() : nullptr);
+          bias.defined() ? bias.data() : nullptr, finish);
+  return out;
+}
+
+template <Scalar S>
+void tanh_in_place(S* data, Eigen::Index size) {
+  Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>> y(data, size);
+  detail::tanh_array(y, y);
+}
+
+template <Scalar S>
+void sigmoid_in_place(S* data, Eigen::Index size) {
+  Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>> y(data, size);
+  y = (S(1) + (-y).exp()).inverse();
+}
+
+}  // namespace
+
+template <Scalar S>
+Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>& bias) {
+  const Tensor<S> out = linear_value<S>(x, weight_t, bias, nullptr);
+  Tape<S>& tape = x.tape();
   const bool rec = bias.defined() ? tape.records(x, weight_t, bias) : tape.records(x, weight_t);
   return rec ? tape.record(out, linear_vjp<S>, "linear", {x, weight_t, bias}) : out;
 }
 
 template <Scalar S>
 Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight_t, const Tensor<S>& bias, FusedActivation activation) {
+  const bool tanh = activation == FusedActivation::kTanh;
+  // One node for the product and the activation, applied while the
+  // product's columns are in cache.
+  const Tensor<S> y = linear_value<S>(x, weight_t, bias, tanh ? &tanh_in_place<S> : &sigmoid_in_place<S>);
   Tape<S>& tape = x.tape();
-  Tensor<S> z;
-  {
-    NoGradScope<S> plain(tape);  // the value only; one node for both below
-    z = linear(x, weight_t, bias);
-  }
-  auto y = detail::out_arr(z);
-  if (activation == FusedActivation::kTanh) detail::tanh_array(y, y);
-  else y = (S(1) + (-y).exp()).inverse();
   const bool rec = bias.defined() ? tape.records(x, weight_t, bias) : tape.records(x, weight_t);
-  return rec ? tape.record(z, linear_activation_vjp<S>, activation == FusedActivation::kTanh ? "linear_tanh" : "linear_sigmoid",
-                           {x, weight_t, bias}, {}, {activation == FusedActivation::kTanh ? 0 : 1})
-             : z;
+  return rec ? tape.record(y, linear_activation_vjp<S>, tanh ? "linear_tanh" : "linear_sigmoid", {x, weight_t, bias},
+                           {}, {tanh ? 0 : 1})
+             : y;
 }
 
 #define ODEFLOW_INSTANTIATE(S)                                                      \

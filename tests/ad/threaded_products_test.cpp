@@ -13,6 +13,7 @@
 #include <Eigen/Core>
 
 #include <array>
+#include <utility>
 #include <type_traits>
 
 namespace odeflow::ad {
@@ -89,27 +90,31 @@ TYPED_TEST(ThreadedProducts, MatmulAndLinearEqualOneThread) {
   if (!threaded_build()) GTEST_SKIP() << "no OpenMP in this build: products ran on one thread";
 }
 
-// W2's network at batch 512: output and parameter gradients of a forward
-// and backward pass, 1 and 2 threads, bit for bit.
+// W2's network at batch 512 (tanh), and with sigmoid at an odd batch: output
+// and parameter gradients of a forward and backward pass, 1 and 2 threads,
+// bit for bit (the activation is applied per thread, fused with the product).
 TYPED_TEST(ThreadedProducts, MlpGradientsEqualOneThread) {
   using S = TypeParam;
-  SplitMix64 rng(37);
-  auto net = nn::make_mlp<S>({.sizes = {64, 256, 256, 64}}, rng);
-  const Matrix<S> x = random_matrix<S>(64, 512, 38);
-  auto run = [&](int threads) {
-    Threads scope(threads);
-    net->zero_grad();
-    Tape<S> tape;
-    GradScope<S> grad(tape);
-    const Tensor<S> y = (*net)(tape.variable(x));
-    tape.backward(sum(square(y)));
-    return std::pair<Matrix<S>, Matrix<S>>(y.value(), net->flat_gradients());
-  };
-  const auto one = run(1);
-  const auto two = run(2);
-  EXPECT_GT(one.second.cwiseAbs().maxCoeff(), S(0));
-  EXPECT_TRUE((one.first.array() == two.first.array()).all());
-  EXPECT_TRUE((one.second.array() == two.second.array()).all());
+  for (const auto& [activation, batch] : {std::pair{nn::ActivationKind::kTanh, Eigen::Index{512}},
+                                          std::pair{nn::ActivationKind::kSigmoid, Eigen::Index{397}}}) {
+    SplitMix64 rng(37);
+    auto net = nn::make_mlp<S>({.sizes = {64, 256, 256, 64}, .activation = activation}, rng);
+    const Matrix<S> x = random_matrix<S>(64, batch, 38);
+    auto run = [&](int threads) {
+      Threads scope(threads);
+      net->zero_grad();
+      Tape<S> tape;
+      GradScope<S> grad(tape);
+      const Tensor<S> y = (*net)(tape.variable(x));
+      tape.backward(sum(square(y)));
+      return std::pair<Matrix<S>, Matrix<S>>(y.value(), net->flat_gradients());
+    };
+    const auto one = run(1);
+    const auto two = run(2);
+    EXPECT_GT(one.second.cwiseAbs().maxCoeff(), S(0));
+    EXPECT_TRUE((one.first.array() == two.first.array()).all()) << "batch " << batch;
+    EXPECT_TRUE((one.second.array() == two.second.array()).all()) << "batch " << batch;
+  }
   if (!threaded_build()) GTEST_SKIP() << "no OpenMP in this build: products ran on one thread";
 }
 

@@ -19,6 +19,7 @@
 // docs/benchmarks.md and run_ad.sh.
 #include <odeflow/ad/ops.hpp>
 #include <odeflow/ad/tape.hpp>
+#include <odeflow/core/random.hpp>
 #include <odeflow/nn/linear.hpp>
 #include <odeflow/nn/mlp.hpp>
 
@@ -45,9 +46,7 @@ constexpr int kOpsPerReset = 256;
 template <Scalar S>
 Matrix<S> random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
   SplitMix64 rng(seed);
-  Matrix<S> m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<S>(rng.uniform(-1.0, 1.0));
-  return m;
+  return uniform_matrix<S>(rows, cols, rng);
 }
 
 // ---- Per-op overhead --------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <odeflow/ad/arena.hpp>
 #include <odeflow/ad/ops.hpp>
 #include <odeflow/ad/tape.hpp>
+#include <odeflow/core/random.hpp>
 #include <odeflow/nn/mlp.hpp>
 #include <odeflow/sensitivity/odeint.hpp>
 #include <odeflow/solve/odeint.hpp>
@@ -190,9 +191,7 @@ long allocations_after_warm_up(Pass&& pass) {
 template <Scalar S>
 Matrix<S> random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
   SplitMix64 rng(seed);
-  Matrix<S> m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<S>(rng.uniform(-1.0, 1.0));
-  return m;
+  return uniform_matrix<S>(rows, cols, rng);
 }
 
 template <Scalar S>

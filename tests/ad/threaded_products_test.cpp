@@ -22,9 +22,7 @@ namespace {
 template <Scalar S>
 Matrix<S> random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
   SplitMix64 rng(seed);
-  Matrix<S> m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<S>(rng.uniform(-1.0, 1.0));
-  return m;
+  return uniform_matrix<S>(rows, cols, rng);
 }
 
 // Eigen::setNbThreads(n) for the scope.

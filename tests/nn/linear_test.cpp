@@ -5,6 +5,7 @@
 #include "support/nn_reference.hpp"
 
 #include <odeflow/core/error.hpp>
+#include <odeflow/core/random.hpp>
 #include <odeflow/nn/linear.hpp>
 #include <odeflow/nn/mlp.hpp>
 
@@ -77,6 +78,17 @@ TEST(Module, DefaultInitIsPyTorchsUniformDrawnFromSplitMix64) {
   EXPECT_LE(layer.weight().value.cwiseAbs().maxCoeff(), bound);
   EXPECT_LE(layer.bias()->value.cwiseAbs().maxCoeff(), bound);
   EXPECT_GT(layer.bias()->value.cwiseAbs().maxCoeff(), 0.5 * bound);
+}
+
+TEST(UniformMatrix, DrawsColumnMajorWithinItsBounds) {
+  SplitMix64 rng(5), same(5);
+  const Matrix<float> m = uniform_matrix<float>(3, 4, rng, -2.0, 0.5);
+  for (Eigen::Index j = 0; j < 4; ++j) {
+    for (Eigen::Index i = 0; i < 3; ++i) EXPECT_EQ(m(i, j), static_cast<float>(same.uniform(-2.0, 0.5)));
+  }
+  EXPECT_EQ(rng.state(), same.state());
+  EXPECT_GE(m.minCoeff(), -2.0F);
+  EXPECT_LE(m.maxCoeff(), 0.5F);
 }
 
 TEST(Module, FlatParametersRoundTripAndGradientsLineUp) {

@@ -5,6 +5,8 @@
 // scripts (../shared/bench/WORKLOADS.md §1 spells out the exact rules).
 #pragma once
 
+#include <odeflow/core/types.hpp>
+
 #include <cmath>
 #include <cstdint>
 #include <numbers>
@@ -41,5 +43,13 @@ class SplitMix64 {
  private:
   std::uint64_t state_;
 };
+
+// rows×cols, entries uniform in [lo, hi), drawn in column-major order.
+template <Scalar S>
+Matrix<S> uniform_matrix(Eigen::Index rows, Eigen::Index cols, SplitMix64& rng, double lo = -1.0, double hi = 1.0) {
+  Matrix<S> m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<S>(rng.uniform(lo, hi));
+  return m;
+}
 
 }  // namespace odeflow
